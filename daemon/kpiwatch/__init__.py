@@ -1,0 +1,48 @@
+"""kpiwatch: a monitoring daemon for social-media and marketing KPIs.
+
+Plugin authors import everything they need from here::
+
+    import kpiwatch
+
+    @kpiwatch.hookimpl
+    def kpiwatch_register_platforms(register):
+        register(kpiwatch.Platform(name="example", collect=collect))
+"""
+
+import pluggy
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("kpiwatch")
+hookspec = pluggy.HookspecMarker("kpiwatch")
+
+from kpiwatch.errors import (  # noqa: E402
+    AuthError,
+    BadResponse,
+    CollectError,
+    MetricRemoved,
+    NotFound,
+    QuotaExhausted,
+    RateLimited,
+    Unavailable,
+)
+from kpiwatch.platform import CollectContext, CollectResult, Platform, Post, Sample  # noqa: E402
+
+__all__ = [
+    "AuthError",
+    "BadResponse",
+    "CollectContext",
+    "CollectError",
+    "CollectResult",
+    "MetricRemoved",
+    "NotFound",
+    "Platform",
+    "Post",
+    "QuotaExhausted",
+    "RateLimited",
+    "Sample",
+    "Unavailable",
+    "__version__",
+    "hookimpl",
+    "hookspec",
+]

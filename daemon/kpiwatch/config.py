@@ -1,0 +1,181 @@
+"""The configuration models (pydantic v2). docs/configuration.md documents every key.
+
+Loading a file (YAML, ``${VAR}`` interpolation, errors with file and line) is in
+:mod:`kpiwatch.config_loader`; this module only says what a valid configuration is.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
+
+from kpiwatch.durations import format_duration, parse_duration
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+]
+
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+#: Label names kpiwatch sets itself; an account may not use them.
+RESERVED_LABELS = frozenset(
+    {"platform", "account", "window", "competitor", "reason", "job", "instance", "le",
+     "quantile", "source", "medium", "currency", "campaign"}
+)
+
+
+class Strict(BaseModel):
+    """Base of every configuration model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(Strict):
+    listen: str = Field("127.0.0.1:9877", description="host:port the HTTP server binds to.")
+    enable_reload: bool = Field(True, description="Accept POST /-/reload.")
+    metrics_min_render_interval: Duration = Field(
+        timedelta(seconds=1), description="Least time between two renders of /metrics."
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(
+                f"{value!r} is not host:port; write for example 127.0.0.1:9877 "
+                "(0.0.0.0:9877 to listen on every interface)"
+            )
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class LogConfig(Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="auto: console on a terminal, JSON otherwise."
+    )
+
+
+class PollDefaults(Strict):
+    interval: Duration = timedelta(minutes=15)
+    timeout: Duration = timedelta(seconds=30)
+    jitter: float = Field(0.1, ge=0, le=1, description="Fraction of the interval, 0 to 1.")
+    backoff_initial: Duration = timedelta(seconds=30)
+    backoff_max: Duration = timedelta(hours=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> PollDefaults:
+        if self.interval <= timedelta(0):
+            raise ValueError("interval must be longer than 0s")
+        if self.timeout <= timedelta(0):
+            raise ValueError("timeout must be longer than 0s")
+        if self.backoff_max < self.backoff_initial:
+            raise ValueError("backoff_max must not be shorter than backoff_initial")
+        return self
+
+
+class PlatformOptions(Strict):
+    max_concurrency: int | None = Field(None, ge=1, description="Simultaneous polls.")
+
+
+class HttpConfig(Strict):
+    max_connections: int = Field(100, ge=1)
+    max_connections_per_host: int = Field(10, ge=1)
+    user_agent: str = "kpiwatch/{version} (+https://github.com/kpiwatch/kpiwatch)"
+
+
+class ShardConfig(Strict):
+    index: int = Field(0, ge=0)
+    count: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> ShardConfig:
+        if self.index >= self.count:
+            raise ValueError(
+                f"shard.index {self.index} must be below shard.count {self.count} "
+                "(indexes start at 0)"
+            )
+        return self
+
+
+class AccountConfig(Strict):
+    id: str
+    platform: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    competitor: bool = False
+    enabled: bool = True
+    interval: Duration | None = None
+    timeout: Duration | None = None
+    jitter: float | None = Field(None, ge=0, le=1)
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not ACCOUNT_ID.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid account id; use letters, digits and . _ - : @ "
+                "(at most 128 characters, starting with a letter or digit)"
+            )
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not LABEL_NAME.match(name) or name.startswith("__"):
+                raise ValueError(
+                    f"label name {name!r} is not a Prometheus label name; use letters, digits "
+                    "and underscores, not starting with a digit or '__'"
+                )
+            if name in RESERVED_LABELS:
+                raise ValueError(
+                    f"label name {name!r} is set by kpiwatch itself; choose another name "
+                    f"(reserved: {', '.join(sorted(RESERVED_LABELS))})"
+                )
+        return value
+
+
+class Config(Strict):
+    """The whole configuration file."""
+
+    server: ServerConfig = ServerConfig()
+    state_dir: Path = Path("./state")
+    log: LogConfig = LogConfig()
+    defaults: PollDefaults = PollDefaults()
+    platforms: dict[str, PlatformOptions] = Field(default_factory=dict)
+    http: HttpConfig = HttpConfig()
+    shard: ShardConfig = ShardConfig()
+    shutdown_grace: Duration = timedelta(seconds=10)
+    accounts: list[AccountConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Config:
+        seen: set[str] = set()
+        for account in self.accounts:
+            if account.id in seen:
+                raise ValueError(f"account id {account.id!r} is used twice; ids must be unique")
+            seen.add(account.id)
+        return self

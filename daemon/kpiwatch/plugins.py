@@ -1,0 +1,165 @@
+"""Plugin loading: entry points of the group ``kpiwatch``, filtered by environment variables."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import pluggy
+
+from kpiwatch import hookspecs
+from kpiwatch.platform import Platform
+
+ENTRY_POINT_GROUP = "kpiwatch"
+DISABLE_ENV = "KPIWATCH_DISABLE_PLUGINS"
+LOAD_ENV = "KPIWATCH_LOAD_PLUGINS"
+
+
+@dataclass
+class PluginInfo:
+    """A plugin the manager knows of, loaded or not."""
+
+    name: str
+    source: str  # "entry point" or the file it came from
+    distribution: str | None = None
+    version: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    platforms: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class PluginRegistry:
+    """Loads plugins and holds what they registered."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+        self.pm.add_hookspecs(hookspecs)
+        self.plugins: dict[str, PluginInfo] = {}
+        self.platforms: dict[str, Platform] = {}
+        self.platform_owner: dict[str, str] = {}
+        self.errors: list[str] = []
+
+    # loading ------------------------------------------------------------------------------
+    def load_entry_points(self, environ: dict[str, str] | None = None) -> None:
+        """Register every plugin of the entry-point group that the environment allows."""
+        env = os.environ if environ is None else environ
+        blocked = _names(env.get(DISABLE_ENV, ""))
+        selected = _names(env.get(LOAD_ENV, "")) if env.get(LOAD_ENV) is not None else None
+        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
+                         key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist else None
+            if ep.name in blocked or (dist and dist in blocked):
+                continue
+            if selected is not None and ep.name not in selected and dist not in selected:
+                continue
+            if ep.name in self.plugins:
+                continue  # the same distribution seen twice on sys.path
+            info = PluginInfo(ep.name, "entry point", dist, ep.dist.version if ep.dist else None)
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken plugin must not stop the others
+                self._fail(info, f"import failed: {type(exc).__name__}: {exc}")
+                continue
+            self._register(module, info)
+
+    def load_directory(self, directory: Path) -> None:
+        """Register every ``*.py`` file of ``directory`` as a plugin (like datasette's)."""
+        for path in sorted(Path(directory).glob("*.py")):
+            name = path.stem
+            info = PluginInfo(name, str(path))
+            spec = importlib.util.spec_from_file_location(f"kpiwatch_local_plugin_{name}", path)
+            try:
+                assert spec is not None and spec.loader is not None
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
+            except Exception as exc:
+                self._fail(info, f"import failed: {type(exc).__name__}: {exc}")
+                continue
+            self._register(module, info)
+
+    def register_module(self, module: ModuleType | object, name: str) -> None:
+        """Register an already imported plugin object under ``name``."""
+        self._register(module, PluginInfo(name, "in process"))
+
+    def _register(self, module: object, info: PluginInfo) -> None:
+        try:
+            self.pm.register(module, name=info.name)
+        except Exception as exc:
+            self._fail(info, f"could not register: {exc}")
+            return
+        self.plugins[info.name] = info
+
+    def _fail(self, info: PluginInfo, message: str) -> None:
+        info.error = message
+        self.plugins[info.name] = info
+        self.errors.append(f"plugin {info.name}: {message}")
+
+    # validation and registration -----------------------------------------------------------
+    def finish(self) -> None:
+        """Check hook names (``check_pending``), then collect the platforms plugins register."""
+        while True:
+            try:
+                self.pm.check_pending()
+                break
+            except pluggy.PluginValidationError as exc:
+                name = self.pm.get_name(exc.plugin) or "?"
+                self.pm.unregister(exc.plugin)
+                self._fail(self.plugins.get(name) or PluginInfo(name, "?"), str(exc))
+        for name, plugin in self.pm.list_name_plugin():
+            info = self.plugins.setdefault(name, PluginInfo(name, "in process"))
+            info.hooks = sorted(
+                impl_caller.name for impl_caller in self.pm.get_hookcallers(plugin) or []
+            )
+        for impl in self.pm.hook.kpiwatch_register_platforms.get_hookimpls():
+            self._call_register(impl)
+
+    def _call_register(self, impl: pluggy.HookImpl) -> None:
+        owner = impl.plugin_name
+        info = self.plugins[owner]
+
+        def register(platform: Platform) -> None:
+            if not isinstance(platform, Platform):
+                raise TypeError(
+                    f"register() takes a kpiwatch.Platform, not {type(platform).__name__}"
+                )
+            if platform.name in self.platforms:
+                raise ValueError(
+                    f"platform {platform.name!r} is already registered by plugin "
+                    f"{self.platform_owner[platform.name]!r}"
+                )
+            self.platforms[platform.name] = platform
+            self.platform_owner[platform.name] = owner
+            info.platforms.append(platform.name)
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:
+            message = f"kpiwatch_register_platforms failed: {type(exc).__name__}: {exc}"
+            info.error = message
+            self.errors.append(f"plugin {owner}: {message}")
+
+    # hooks -------------------------------------------------------------------------------
+    def hook_implementations(self, hook_name: str) -> list[pluggy.HookImpl]:
+        return getattr(self.pm.hook, hook_name).get_hookimpls()
+
+
+def _names(text: str) -> set[str]:
+    return {part.strip() for part in text.split(",") if part.strip()}
+
+
+def load_plugins(
+    plugins_dir: Path | None = None, environ: dict[str, str] | None = None
+) -> PluginRegistry:
+    """Load entry-point plugins (and those of ``plugins_dir``) and collect their platforms."""
+    registry = PluginRegistry()
+    registry.load_entry_points(environ)
+    if plugins_dir is not None:
+        registry.load_directory(plugins_dir)
+    registry.finish()
+    return registry

@@ -1,0 +1,172 @@
+"""Live state of the daemon: what the scheduler writes and the exporter and HTTP API read.
+
+Everything here is touched only from the event loop thread. The exporter takes a
+:class:`RuntimeSnapshot` (immutable copies) on the loop and renders it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from kpiwatch.platform import Sample
+
+#: Bucket bounds (seconds) of the collect-duration histogram.
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+SampleKey = tuple[str, str | None, tuple[tuple[str, str], ...]]  # metric, window, sorted dims
+
+
+def sample_key(sample: Sample) -> SampleKey:
+    return sample.metric, sample.window, tuple(sorted(sample.dims.items()))
+
+
+@dataclass
+class AccountStatus:
+    """What is known of one account's polls."""
+
+    account_id: str
+    platform: str
+    labels: Mapping[str, str]
+    competitor: bool = False
+    state: str = "pending"  # pending (no poll finished yet), up, down
+    running: bool = False
+    polls: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0
+    invalid_samples: int = 0
+    consecutive_failures: int = 0
+    last_attempt: float | None = None
+    last_success: float | None = None
+    last_duration: float | None = None
+    last_error_reason: str | None = None
+    last_error_message: str | None = None
+    last_error_at: float | None = None
+    next_poll: float | None = None
+    last_sample_count: int = 0
+
+    @property
+    def up(self) -> bool:
+        return self.state == "up"
+
+
+@dataclass
+class DurationHistogram:
+    """Cumulative histogram of collect durations for one platform."""
+
+    buckets: list[int] = field(default_factory=lambda: [0] * len(DURATION_BUCKETS))
+    count: int = 0
+    total: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.count += 1
+        self.total += seconds
+        for i, bound in enumerate(DURATION_BUCKETS):
+            if seconds <= bound:
+                self.buckets[i] += 1
+
+
+@dataclass
+class ReloadStatus:
+    last_successful: bool = True
+    last_success_time: float = field(default_factory=time.time)
+    successes: int = 0
+    failures: int = 0
+
+
+@dataclass(frozen=True)
+class RuntimeSnapshot:
+    """An immutable copy of the runtime for rendering off the event loop."""
+
+    accounts: tuple[AccountStatus, ...]
+    latest: Mapping[str, tuple[Sample, ...]]
+    durations: Mapping[str, DurationHistogram]
+    reload: ReloadStatus
+    shard_index: int
+    shard_count: int
+    ready: bool
+    started_at: float
+
+
+class Runtime:
+    """The daemon's live state. Call :meth:`changed` after every change."""
+
+    def __init__(self) -> None:
+        self.accounts: dict[str, AccountStatus] = {}
+        self.latest: dict[str, dict[SampleKey, Sample]] = {}
+        self.durations: dict[str, DurationHistogram] = {}
+        self.reload = ReloadStatus()
+        self.shard_index = 0
+        self.shard_count = 1
+        self.config_loaded = False
+        self.started_at = time.time()
+        self._listeners: list[Callable[[], None]] = []
+
+    # change notification -------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` (on the loop, cheaply) after every change."""
+        self._listeners.append(listener)
+
+    def changed(self) -> None:
+        for listener in self._listeners:
+            listener()
+
+    # readiness ---------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        """Configuration loaded and every account has finished its first poll."""
+        return self.config_loaded and all(
+            s.state != "pending" for s in self.accounts.values()
+        )
+
+    # accounts ----------------------------------------------------------------------------
+    def add_account(self, status: AccountStatus) -> None:
+        self.accounts[status.account_id] = status
+        self.latest.setdefault(status.account_id, {})
+        self.changed()
+
+    def remove_account(self, account_id: str) -> None:
+        self.accounts.pop(account_id, None)
+        self.latest.pop(account_id, None)
+        self.changed()
+
+    def store_samples(self, account_id: str, samples: list[Sample]) -> None:
+        """Keep the newest value of each metric/window/dims of the account."""
+        latest = self.latest.setdefault(account_id, {})
+        for sample in samples:
+            key = sample_key(sample)
+            old = latest.get(key)
+            if old is None or _newer_or_same(sample, old):
+                latest[key] = sample
+
+    def snapshot(self) -> RuntimeSnapshot:
+        return RuntimeSnapshot(
+            accounts=tuple(_copy_status(s) for s in self.accounts.values()),
+            latest=MappingProxyType(
+                {aid: tuple(values.values()) for aid, values in self.latest.items()}
+            ),
+            durations=MappingProxyType(
+                {p: DurationHistogram(list(h.buckets), h.count, h.total)
+                 for p, h in self.durations.items()}
+            ),
+            reload=ReloadStatus(**vars(self.reload)),
+            shard_index=self.shard_index,
+            shard_count=self.shard_count,
+            ready=self.ready,
+            started_at=self.started_at,
+        )
+
+
+def _newer_or_same(new: Sample, old: Sample) -> bool:
+    if new.timestamp is None or old.timestamp is None:
+        return True
+    return new.timestamp >= old.timestamp
+
+
+def _copy_status(status: AccountStatus) -> AccountStatus:
+    copy = AccountStatus(**{k: v for k, v in vars(status).items()})
+    copy.failures = Counter(status.failures)
+    return copy

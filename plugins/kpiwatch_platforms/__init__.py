@@ -1,0 +1,1 @@
+"""Built-in platform plugins of kpiwatch, one package per platform."""

@@ -1,0 +1,1 @@
+"""The demo platforms (placeholder until the generator lands)."""
