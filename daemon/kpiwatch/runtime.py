@@ -118,9 +118,7 @@ class Runtime:
     @property
     def ready(self) -> bool:
         """Configuration loaded and every account has finished its first poll."""
-        return self.config_loaded and all(
-            s.state != "pending" for s in self.accounts.values()
-        )
+        return self.config_loaded and all(s.state != "pending" for s in self.accounts.values())
 
     # accounts ----------------------------------------------------------------------------
     def add_account(self, status: AccountStatus) -> None:
@@ -132,6 +130,9 @@ class Runtime:
         self.accounts.pop(account_id, None)
         self.latest.pop(account_id, None)
         self.changed()
+
+    def durations_for(self, platform: str) -> DurationHistogram:
+        return self.durations.setdefault(platform, DurationHistogram())
 
     def store_samples(self, account_id: str, samples: list[Sample]) -> None:
         """Keep the newest value of each metric/window/dims of the account."""
@@ -149,8 +150,10 @@ class Runtime:
                 {aid: tuple(values.values()) for aid, values in self.latest.items()}
             ),
             durations=MappingProxyType(
-                {p: DurationHistogram(list(h.buckets), h.count, h.total)
-                 for p, h in self.durations.items()}
+                {
+                    p: DurationHistogram(list(h.buckets), h.count, h.total)
+                    for p, h in self.durations.items()
+                }
             ),
             reload=ReloadStatus(**vars(self.reload)),
             shard_index=self.shard_index,

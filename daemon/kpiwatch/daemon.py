@@ -1,0 +1,251 @@
+"""The running daemon: plugins, configuration, scheduler, exporter and HTTP server together."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import platform as python_platform
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from kpiwatch import __version__
+from kpiwatch.config import Config
+from kpiwatch.config_loader import ConfigError, LoadedConfig
+from kpiwatch.exposition import ExpositionCache
+from kpiwatch.http_api import ReloadOutcome, bound_port, create_app, start_server
+from kpiwatch.logging import configure_logging, get_logger, redactor
+from kpiwatch.plugins import PluginRegistry
+from kpiwatch.runtime import Runtime
+from kpiwatch.scheduler import Scheduler
+
+
+class StartupError(Exception):
+    """The daemon could not start (for example, the listen address is taken)."""
+
+
+class Daemon:
+    """One kpiwatch process. Plugins receive it as ``app`` in startup and shutdown hooks.
+
+    Public attributes: ``config`` (the current :class:`kpiwatch.config.Config`), ``registry``
+    (the loaded plugins and platforms), ``runtime`` (live account states), ``http`` (the shared
+    aiohttp ClientSession), ``version``.
+    """
+
+    version = __version__
+
+    def __init__(
+        self,
+        *,
+        registry: PluginRegistry,
+        loaded: LoadedConfig,
+        load: Callable[[], LoadedConfig],
+        log_stream: Any = None,
+    ) -> None:
+        self.registry = registry
+        self.loaded = loaded
+        self._load = load
+        self._log_stream = log_stream
+        self.runtime = Runtime()
+        self.log = get_logger()
+        self.http: aiohttp.ClientSession | None = None
+        self.scheduler: Scheduler | None = None
+        self.exposition: ExpositionCache | None = None
+        self.runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self._reload_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stop_requested: asyncio.Event | None = None
+
+    @property
+    def config(self) -> Config:
+        return self.loaded.config
+
+    # lifecycle -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the HTTP server, the exporter and the pollers. Raises StartupError."""
+        config = self.config
+        redactor.set_secrets(self.loaded.secrets)
+        self.runtime.shard_index, self.runtime.shard_count = config.shard.index, config.shard.count
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=config.http.max_connections,
+                limit_per_host=config.http.max_connections_per_host,
+            ),
+            headers={"User-Agent": config.http.user_agent.format(version=__version__)},
+        )
+        self.exposition = ExpositionCache(
+            self.runtime,
+            min_interval=config.server.metrics_min_render_interval.total_seconds(),
+            build_info={"version": __version__, "python": python_platform.python_version()},
+        )
+        await self.exposition.render_now()
+        self._spawn(self.exposition.run(), "exposition")
+        app = create_app(
+            runtime=self.runtime,
+            exposition=self.exposition,
+            reload=self.reload if config.server.enable_reload else None,
+            info=self.info,
+        )
+        try:
+            self.runner = await start_server(app, config.server.host, config.server.port)
+        except OSError as exc:
+            await self._close_resources()
+            raise StartupError(
+                f"cannot listen on {config.server.listen}: {exc.strerror or exc}; "
+                "set server.listen to a free address or stop the process using it"
+            ) from exc
+        self.port = bound_port(self.runner)
+        await self._call_hook("kpiwatch_startup")
+        self.scheduler = Scheduler(self.runtime, self.http)
+        changes = self.scheduler.apply(self._plans(self.loaded))
+        self.runtime.config_loaded = True
+        self.runtime.changed()
+        base = f"http://{_url_host(config.server.host)}:{self.port}"
+        self.log.info(
+            "kpiwatch started",
+            version=__version__,
+            config=self.loaded.source,
+            accounts=len(changes["started"]),
+            metrics=f"{base}/metrics",
+            landing_page=f"{base}/",
+            status=f"{base}/api/v1/status",
+        )
+
+    async def stop(self) -> None:
+        """Stop polling and serving within ``shutdown_grace``."""
+        grace = self.config.shutdown_grace.total_seconds()
+        deadline = time.monotonic() + grace
+        self.log.info("kpiwatch stopping", grace_seconds=grace)
+        if self.scheduler:
+            await self.scheduler.stop(grace * 0.6)
+        remaining = max(0.1, deadline - time.monotonic())
+        try:
+            async with asyncio.timeout(remaining):
+                await self._call_hook("kpiwatch_shutdown")
+        except TimeoutError:
+            self.log.warning("shutdown hooks did not finish within the grace time")
+        await self._close_resources()
+        self.log.info("kpiwatch stopped")
+
+    async def _close_resources(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=1)
+        if self.exposition:
+            await self.exposition.stop()
+        if self.runner:
+            await self.runner.cleanup()
+        if self.http:
+            await self.http.close()
+
+    async def run(self) -> int:
+        """Start, then serve until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code."""
+        loop = asyncio.get_running_loop()
+        self._stop_requested = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop, sig.name)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_from_signal)
+        try:
+            await self.start()
+        except StartupError as exc:
+            self.log.error("kpiwatch could not start", error=str(exc))
+            return 1
+        await self._stop_requested.wait()
+        await self.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        return 0
+
+    def request_stop(self, why: str = "request") -> None:
+        self.log.info("stop requested", signal=why)
+        if self._stop_requested:
+            self._stop_requested.set()
+
+    # reload -------------------------------------------------------------------------------
+    def _reload_from_signal(self) -> None:
+        self.log.info("reload requested", signal="SIGHUP")
+        self._spawn(self.reload(), "reload")
+
+    async def reload(self) -> ReloadOutcome:
+        """Re-read the configuration; an invalid one is rejected and the old one keeps running."""
+        async with self._reload_lock:
+            try:
+                loaded = await asyncio.to_thread(self._load)
+            except ConfigError as exc:
+                problems = [str(p) for p in exc.problems]
+                self.runtime.reload.failures += 1
+                self.runtime.reload.last_successful = False
+                self.runtime.changed()
+                self.log.error(
+                    "configuration rejected; the previous one keeps running", problems=problems
+                )
+                return ReloadOutcome(ok=False, problems=problems, changes={})
+            old = self.config
+            new = loaded.config
+            if new.server != old.server:
+                self.log.warning(
+                    "server settings change on restart only",
+                    running=old.server.listen,
+                    configured=new.server.listen,
+                )
+            if new.log != old.log:
+                configure_logging(new.log.level, new.log.format, self._log_stream)
+            redactor.set_secrets(self.loaded.secrets | loaded.secrets)
+            self.loaded = loaded
+            self.runtime.shard_index, self.runtime.shard_count = new.shard.index, new.shard.count
+            changes = self.scheduler.apply(self._plans(loaded)) if self.scheduler else {}
+            redactor.set_secrets(loaded.secrets)
+            self.runtime.reload.successes += 1
+            self.runtime.reload.last_successful = True
+            self.runtime.reload.last_success_time = time.time()
+            self.runtime.changed()
+            self.log.info("configuration reloaded", **{k: len(v) for k, v in changes.items()})
+            return ReloadOutcome(ok=True, problems=[], changes=changes)
+
+    # helpers -------------------------------------------------------------------------------
+    def _plans(self, loaded: LoadedConfig):
+        assert self.scheduler is not None
+        return self.scheduler.plans(loaded.config, loaded.settings, self.registry.platforms)
+
+    def info(self) -> dict[str, Any]:
+        """Facts about the running configuration for /api/v1/status (no secrets)."""
+        return {
+            "source": self.loaded.source,
+            "accounts_configured": len(self.config.accounts),
+            "platforms": sorted(self.registry.platforms),
+            "listen": self.config.server.listen,
+            "plugins": sorted(self.registry.plugins),
+        }
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call_hook(self, hook_name: str) -> None:
+        for impl in self.registry.hook_implementations(hook_name):
+            try:
+                result = impl.function(**({"app": self} if "app" in impl.argnames else {}))
+                if inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.log.error(
+                    "plugin hook failed",
+                    hook=hook_name,
+                    plugin=impl.plugin_name,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+
+
+def _url_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "::"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,101 @@
+"""One poll of one account: context, timeout, error classification and result checks.
+
+Used by the scheduler for every poll and by ``kpiwatch collect`` for a single one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from pydantic import BaseModel
+
+from kpiwatch.config import AccountConfig
+from kpiwatch.errors import CollectError
+from kpiwatch.logging import get_logger, redactor
+from kpiwatch.platform import CollectContext, Platform, Post, Sample
+from kpiwatch.result_check import InvalidResult, check_result
+
+
+@dataclass
+class PollOutcome:
+    """What one poll gave."""
+
+    ok: bool
+    started: datetime
+    duration: float
+    samples: list[Sample] = field(default_factory=list)
+    posts: list[Post] = field(default_factory=list)
+    dropped: int = 0
+    reason: str | None = None
+    message: str | None = None
+    retry_after: float | None = None
+
+
+async def poll_account(
+    *,
+    account: AccountConfig,
+    platform: Platform,
+    settings: BaseModel,
+    session: aiohttp.ClientSession,
+    state: dict[str, Any],
+    timeout: timedelta,
+    last_success: datetime | None = None,
+) -> PollOutcome:
+    """Call ``platform.collect`` once for ``account`` and classify what happened.
+
+    Never raises, except CancelledError when the caller is cancelled.
+    """
+    log = get_logger(platform=account.platform, account=account.id)
+    now = datetime.now(UTC)
+    ctx = CollectContext(
+        account_id=account.id,
+        platform=account.platform,
+        settings=settings,
+        labels=dict(account.labels),
+        competitor=account.competitor,
+        http=session,
+        state=state,
+        log=log,
+        now=now,
+        last_success=last_success,
+    )
+    t0 = time.perf_counter()
+
+    def failed(reason: str, message: str, retry_after: float | None = None) -> PollOutcome:
+        return PollOutcome(
+            False,
+            now,
+            time.perf_counter() - t0,
+            reason=reason,
+            message=redactor.redact(message)[:500],
+            retry_after=retry_after,
+        )
+
+    try:
+        async with asyncio.timeout(timeout.total_seconds()):
+            raw = await platform.collect(ctx)
+    except TimeoutError:
+        return failed("timeout", f"no answer within {timeout.total_seconds():g}s")
+    except CollectError as exc:
+        return failed(exc.reason, str(exc), exc.retry_after)
+    except aiohttp.ClientError as exc:
+        return failed("unavailable", f"{type(exc).__name__}: {exc}")
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.error("collect raised", exc_info=exc)
+        return failed("exception", f"{type(exc).__name__}: {exc}")
+    try:
+        checked = check_result(raw, now)
+    except InvalidResult as exc:
+        return failed("invalid_result", str(exc))
+    if checked.problems:
+        log.warning("invalid items dropped", dropped=checked.dropped, first=checked.problems[:3])
+    return PollOutcome(
+        True, now, time.perf_counter() - t0, checked.samples, checked.posts, checked.dropped
+    )

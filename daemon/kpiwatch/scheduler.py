@@ -1,0 +1,299 @@
+"""The scheduler: one asyncio task per account, polling on its interval.
+
+Each task waits for its next due time, polls through :func:`kpiwatch.polling.poll_account`
+under the platform's concurrency limit, records the outcome in the runtime, and works out the
+next due time: the next interval tick after a success (ticks that passed while a poll was still
+running are skipped and counted), or an exponential backoff with jitter after a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from pydantic import BaseModel
+
+from kpiwatch.config import AccountConfig, Config
+from kpiwatch.logging import get_logger
+from kpiwatch.platform import Platform
+from kpiwatch.polling import PollOutcome, poll_account
+from kpiwatch.runtime import AccountStatus, Runtime
+
+_RNG = random.Random()
+
+
+def in_shard(account_id: str, index: int, count: int) -> bool:
+    """Whether ``account_id`` belongs to shard ``index`` of ``count`` (crc32 modulo count)."""
+    return zlib.crc32(account_id.encode("utf-8")) % count == index
+
+
+@dataclass(frozen=True)
+class AccountPlan:
+    """Everything that decides how one account is polled; equal plans need no restart."""
+
+    account: AccountConfig
+    settings: BaseModel
+    platform: Platform
+    interval: timedelta
+    timeout: timedelta
+    jitter: float
+    backoff_initial: timedelta
+    backoff_max: timedelta
+    max_concurrency: int
+
+    @classmethod
+    def build(
+        cls, account: AccountConfig, settings: BaseModel, platform: Platform, config: Config
+    ) -> AccountPlan:
+        d = config.defaults
+        options = config.platforms.get(platform.name)
+        limit = (
+            options.max_concurrency
+            if options and options.max_concurrency
+            else platform.max_concurrency
+        )
+        return cls(
+            account=account,
+            settings=settings,
+            platform=platform,
+            interval=account.interval or platform.default_interval or d.interval,
+            timeout=account.timeout or d.timeout,
+            jitter=d.jitter if account.jitter is None else account.jitter,
+            backoff_initial=d.backoff_initial,
+            backoff_max=d.backoff_max,
+            max_concurrency=limit,
+        )
+
+
+def backoff_delay(failures: int, initial: float, cap: float, rng: random.Random) -> float:
+    """Seconds to wait after ``failures`` consecutive failures: doubling, capped, jittered.
+
+    The jitter ("equal jitter") keeps the delay between half and all of the doubled value, so
+    accounts that failed together do not retry together.
+    """
+    delay = min(cap, initial * 2 ** max(0, failures - 1))
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
+class AccountPoller:
+    """Polls one account until cancelled."""
+
+    def __init__(
+        self,
+        plan: AccountPlan,
+        *,
+        runtime: Runtime,
+        session: aiohttp.ClientSession,
+        semaphore: asyncio.Semaphore,
+        state: dict[str, Any],
+    ) -> None:
+        self.plan = plan
+        self.runtime = runtime
+        self.session = session
+        self.semaphore = semaphore
+        self.state = state
+        self.status = runtime.accounts[plan.account.id]
+        self.rng = _RNG
+        self.log = get_logger(platform=plan.platform.name, account=plan.account.id)
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self.run(), name=f"poll:{self.plan.account.id}")
+
+    def _jitter(self) -> float:
+        return self.rng.uniform(0, self.plan.jitter * self.plan.interval.total_seconds())
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self.plan.interval.total_seconds()
+        nominal = loop.time()  # the first poll is due at once
+        due = nominal
+        while True:
+            self._set_next_poll(due, loop)
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            started = loop.time()
+            outcome = await self._poll()
+            ended = loop.time()
+            if outcome.ok:
+                nominal = max(nominal, started - interval) + interval
+                missed = 0
+                while nominal <= ended:
+                    nominal += interval
+                    missed += 1
+                # The tick the poll was started for is not a skip; later ones that passed are.
+                if missed:
+                    self.status.skipped += missed
+                    self.log.warning(
+                        "poll overran its interval; ticks skipped",
+                        skipped=missed,
+                        duration=round(outcome.duration, 3),
+                    )
+                due = nominal + self._jitter()
+            else:
+                delay = backoff_delay(
+                    self.status.consecutive_failures,
+                    self.plan.backoff_initial.total_seconds(),
+                    self.plan.backoff_max.total_seconds(),
+                    self.rng,
+                )
+                if outcome.retry_after:
+                    delay = max(delay, outcome.retry_after)
+                due = ended + delay
+                nominal = due
+
+    def _set_next_poll(self, due: float, loop: asyncio.AbstractEventLoop) -> None:
+        self.status.next_poll = time.time() + max(0.0, due - loop.time())
+        self.runtime.changed()
+
+    async def _poll(self) -> PollOutcome:
+        status = self.status
+        async with self.semaphore:
+            status.running = True
+            status.last_attempt = time.time()
+            last_success = (
+                datetime.fromtimestamp(status.last_success, UTC) if status.last_success else None
+            )
+            try:
+                outcome = await poll_account(
+                    account=self.plan.account,
+                    platform=self.plan.platform,
+                    settings=self.plan.settings,
+                    session=self.session,
+                    state=self.state,
+                    timeout=self.plan.timeout,
+                    last_success=last_success,
+                )
+            finally:
+                status.running = False
+        self._record(outcome)
+        return outcome
+
+    def _record(self, outcome: PollOutcome) -> None:
+        status = self.status
+        status.polls += 1
+        status.last_duration = outcome.duration
+        status.invalid_samples += outcome.dropped
+        self.runtime.durations_for(status.platform).observe(outcome.duration)
+        if outcome.ok:
+            status.state = "up"
+            status.consecutive_failures = 0
+            status.last_success = time.time()
+            status.last_sample_count = len(outcome.samples)
+            self.runtime.store_samples(status.account_id, outcome.samples)
+            self.log.debug(
+                "poll succeeded",
+                samples=len(outcome.samples),
+                posts=len(outcome.posts),
+                duration=round(outcome.duration, 3),
+            )
+        else:
+            reason = outcome.reason or "error"
+            status.state = "down"
+            status.consecutive_failures += 1
+            status.failures[reason] += 1
+            status.last_error_reason = reason
+            status.last_error_message = outcome.message
+            status.last_error_at = time.time()
+            self.log.warning(
+                "poll failed",
+                reason=reason,
+                error=outcome.message,
+                consecutive_failures=status.consecutive_failures,
+            )
+        self.runtime.changed()
+
+
+class Scheduler:
+    """Starts, stops and restarts account pollers to match the configuration."""
+
+    def __init__(self, runtime: Runtime, session: aiohttp.ClientSession) -> None:
+        self.runtime = runtime
+        self.session = session
+        self.pollers: dict[str, AccountPoller] = {}
+        self.states: dict[str, dict[str, Any]] = {}
+        self.semaphores: dict[tuple[str, int], asyncio.Semaphore] = {}
+        self.log = get_logger()
+
+    def plans(
+        self, config: Config, settings: Mapping[str, BaseModel], platforms: Mapping[str, Platform]
+    ) -> dict[str, AccountPlan]:
+        """The accounts this shard polls, with their effective options."""
+        return {
+            account.id: AccountPlan.build(
+                account, settings[account.id], platforms[account.platform], config
+            )
+            for account in config.accounts
+            if account.enabled and in_shard(account.id, config.shard.index, config.shard.count)
+        }
+
+    def apply(self, plans: Mapping[str, AccountPlan]) -> dict[str, list[str]]:
+        """Make the running pollers match ``plans``; only changed accounts are touched."""
+        changes: dict[str, list[str]] = {"started": [], "stopped": [], "restarted": []}
+        for account_id in list(self.pollers):
+            if account_id not in plans:
+                self._stop(account_id)
+                self.runtime.remove_account(account_id)
+                self.states.pop(account_id, None)
+                changes["stopped"].append(account_id)
+        for account_id, plan in plans.items():
+            current = self.pollers.get(account_id)
+            if current is not None and current.plan == plan:
+                continue
+            if current is not None:
+                self._stop(account_id)
+                if current.plan.platform.name != plan.platform.name:
+                    self.states.pop(account_id, None)
+                changes["restarted"].append(account_id)
+            else:
+                changes["started"].append(account_id)
+            self._start(plan)
+        return changes
+
+    def _start(self, plan: AccountPlan) -> None:
+        account = plan.account
+        status = self.runtime.accounts.get(account.id)
+        if status is not None and status.platform == account.platform:
+            # A restart keeps the counters and last values; only the identity labels change.
+            status.labels = dict(account.labels)
+            status.competitor = account.competitor
+        else:
+            self.runtime.remove_account(account.id)
+            self.runtime.add_account(
+                AccountStatus(
+                    account.id, account.platform, dict(account.labels), account.competitor
+                )
+            )
+        key = (plan.platform.name, plan.max_concurrency)
+        semaphore = self.semaphores.setdefault(key, asyncio.Semaphore(plan.max_concurrency))
+        poller = AccountPoller(
+            plan,
+            runtime=self.runtime,
+            session=self.session,
+            semaphore=semaphore,
+            state=self.states.setdefault(account.id, {}),
+        )
+        self.pollers[account.id] = poller
+        poller.start()
+
+    def _stop(self, account_id: str) -> None:
+        poller = self.pollers.pop(account_id, None)
+        if poller and poller.task:
+            poller.task.cancel()
+
+    async def stop(self, grace: float) -> None:
+        """Cancel every poller and wait up to ``grace`` seconds for them to end."""
+        tasks = [p.task for p in self.pollers.values() if p.task]
+        for task in tasks:
+            task.cancel()
+        self.pollers.clear()
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=grace)
+            if pending:
+                self.log.warning("pollers still running after the grace time", pending=len(pending))
