@@ -1,0 +1,113 @@
+"""The catalogue of kpiwatch's own metrics (about polls, configuration and the exporter).
+
+The exporter emits exactly these families besides the raw vocabulary metrics, and
+docs/metrics.md is generated from this catalogue; a test holds the rendered output to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+MetricType = Literal["gauge", "counter", "histogram", "info"]
+
+#: Labels of every per-account series: ``competitor="true"`` is present only on competitor
+#: accounts, and the account's own configured labels come between them.
+ACCOUNT_LABELS: tuple[str, ...] = ("platform", "account", "<account labels>", "competitor")
+
+
+@dataclass(frozen=True)
+class SelfMetric:
+    """One self-metric: its full exported name (``_total`` included on counters)."""
+
+    name: str
+    type: MetricType
+    unit: str
+    labels: tuple[str, ...]
+    description: str
+
+    @property
+    def family_name(self) -> str:
+        """The name prometheus_client's metric families take (without ``_total``/``_info``)."""
+        if self.type == "counter":
+            return self.name.removesuffix("_total")
+        if self.type == "info":
+            return self.name.removesuffix("_info")
+        return self.name
+
+    @property
+    def text_type(self) -> str:
+        """The TYPE this metric has in the Prometheus text format 0.0.4."""
+        return "gauge" if self.type == "info" else self.type
+
+
+_A = ACCOUNT_LABELS
+
+
+def _m(name: str, typ: MetricType, unit: str, labels: tuple[str, ...], text: str) -> SelfMetric:
+    return SelfMetric(name, typ, unit, labels, text)
+
+
+# fmt: off
+SELF_METRICS: tuple[SelfMetric, ...] = (
+    # per account ------------------------------------------------------------------------------
+    _m("kpiwatch_up", "gauge", "boolean", _A,
+       "1 if the account's last poll succeeded, 0 if it failed. Absent until the first poll of "
+       "the account has finished (see kpiwatch_accounts_pending)."),
+    _m("kpiwatch_last_success_timestamp_seconds", "gauge", "seconds", _A,
+       "Unix time the last successful poll of the account finished. Absent until one has."),
+    _m("kpiwatch_last_collect_duration_seconds", "gauge", "seconds", _A,
+       "How long the account's last finished poll took, successful or not."),
+    _m("kpiwatch_last_collect_samples", "gauge", "count", _A,
+       "Samples the account's last successful poll returned and kpiwatch accepted."),
+    _m("kpiwatch_consecutive_failures", "gauge", "count", _A,
+       "Polls of the account that failed in a row; 0 after a success."),
+    _m("kpiwatch_collect_in_progress", "gauge", "boolean", _A,
+       "1 while a poll of the account is running, else 0."),
+    _m("kpiwatch_next_poll_timestamp_seconds", "gauge", "seconds", _A,
+       "Unix time the next poll of the account is due. Absent when none is scheduled."),
+    _m("kpiwatch_polls_total", "counter", "count", _A,
+       "Polls of the account that finished, successful or not, since the daemon started."),
+    _m("kpiwatch_collect_failures_total", "counter", "count", (*_A, "reason"),
+       "Failed polls of the account by reason (see the table of reasons). A reason appears once "
+       "it has occurred for the account."),
+    _m("kpiwatch_skipped_polls_total", "counter", "count", _A,
+       "Polls of the account that were due but not started, for instance because the "
+       "previous poll was still running."),
+    _m("kpiwatch_invalid_samples_total", "counter", "count", _A,
+       "Samples and posts the account's polls returned that were dropped as invalid (metric "
+       "not in the vocabulary, wrong window, dimension not allowed, bad value or time)."),
+    # per platform -----------------------------------------------------------------------------
+    _m("kpiwatch_collect_duration_seconds", "histogram", "seconds", ("platform",),
+       "Duration of finished polls, successful or not, of the platform's accounts."),
+    _m("kpiwatch_accounts", "gauge", "count", ("platform",),
+       "Accounts of the platform configured (and enabled) in this shard."),
+    _m("kpiwatch_accounts_pending", "gauge", "count", ("platform",),
+       "Accounts of the platform whose first poll has not finished yet."),
+    # process ----------------------------------------------------------------------------------
+    _m("kpiwatch_build_info", "info", "", ("version", "python"),
+       "Always 1; the labels name the kpiwatch and Python versions."),
+    _m("kpiwatch_ready", "gauge", "boolean", (),
+       "1 when the configuration is loaded and every account has finished its first poll "
+       "(what /readyz reports), else 0."),
+    _m("kpiwatch_start_time_seconds", "gauge", "seconds", (),
+       "Unix time the daemon started."),
+    _m("kpiwatch_shard_ordinal", "gauge", "", (),
+       "Index of this replica's shard, from 0 (shard.index)."),
+    _m("kpiwatch_total_shards", "gauge", "count", (),
+       "Number of shards the accounts are split into (shard.count)."),
+    _m("kpiwatch_config_last_reload_successful", "gauge", "boolean", (),
+       "1 if the last configuration (re)load succeeded, 0 if it failed and the previous "
+       "configuration is still in use."),
+    _m("kpiwatch_config_last_reload_success_timestamp_seconds", "gauge", "seconds", (),
+       "Unix time of the last successful configuration (re)load."),
+    _m("kpiwatch_config_reloads_total", "counter", "count", ("result",),
+       "Configuration reloads since the daemon started, by result (success, failure)."),
+    _m("kpiwatch_exposition_render_duration_seconds", "gauge", "seconds", (),
+       "How long rendering the previous /metrics exposition took (absent before the second)."),
+    _m("kpiwatch_exposition_series", "gauge", "count", (),
+       "Series (sample lines) in this /metrics exposition, this one included."),
+)
+# fmt: on
+
+BY_NAME: dict[str, SelfMetric] = {m.name: m for m in SELF_METRICS}
