@@ -188,9 +188,8 @@ def cmd_plugins(args: argparse.Namespace, registry: PluginRegistry) -> int:
             )
         )
     _print_table(rows)
-    for p in plugins:
-        if p["error"]:
-            print(f"error: plugin {p['name']}: {p['error']}")
+    for error in registry.errors:
+        print(f"error: {error}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,12 +52,13 @@ class PluginRegistry:
         env = os.environ if environ is None else environ
         blocked = _names(env.get(DISABLE_ENV, ""))
         selected = _names(env.get(LOAD_ENV, "")) if env.get(LOAD_ENV) is not None else None
-        for ep in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP),
-                         key=lambda e: e.name):
+        for ep in sorted(
+            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
+        ):
             dist = ep.dist.name if ep.dist else None
-            if ep.name in blocked or (dist and dist in blocked):
+            if _named(ep.name, dist, blocked):
                 continue
-            if selected is not None and ep.name not in selected and dist not in selected:
+            if selected is not None and not _named(ep.name, dist, selected):
                 continue
             if ep.name in self.plugins:
                 continue  # the same distribution seen twice on sys.path
@@ -69,9 +72,18 @@ class PluginRegistry:
 
     def load_directory(self, directory: Path) -> None:
         """Register every ``*.py`` file of ``directory`` as a plugin (like datasette's)."""
-        for path in sorted(Path(directory).glob("*.py")):
+        directory = Path(directory)
+        if not directory.is_dir():
+            self.errors.append(
+                f"plugins directory {directory}: not found or not a directory; "
+                "give a folder holding plugin *.py files"
+            )
+            return
+        for path in sorted(directory.glob("*.py")):
             name = path.stem
             info = PluginInfo(name, str(path))
+            if self._name_taken(info):
+                continue
             spec = importlib.util.spec_from_file_location(f"kpiwatch_local_plugin_{name}", path)
             try:
                 assert spec is not None and spec.loader is not None
@@ -79,6 +91,8 @@ class PluginRegistry:
                 sys.modules[spec.name] = module
                 spec.loader.exec_module(module)
             except Exception as exc:
+                if spec is not None:
+                    sys.modules.pop(spec.name, None)
                 self._fail(info, f"import failed: {type(exc).__name__}: {exc}")
                 continue
             self._register(module, info)
@@ -88,12 +102,25 @@ class PluginRegistry:
         self._register(module, PluginInfo(name, "in process"))
 
     def _register(self, module: object, info: PluginInfo) -> None:
+        if self._name_taken(info):
+            return
         try:
             self.pm.register(module, name=info.name)
         except Exception as exc:
             self._fail(info, f"could not register: {exc}")
             return
         self.plugins[info.name] = info
+
+    def _name_taken(self, info: PluginInfo) -> bool:
+        """Report ``info`` when another plugin already has its name; the first one keeps it."""
+        other = self.plugins.get(info.name)
+        if other is None:
+            return False
+        self.errors.append(
+            f"plugin {info.name} ({info.source}): not loaded, the name is taken by the plugin "
+            f"from {other.source}; rename the file or module"
+        )
+        return True
 
     def _fail(self, info: PluginInfo, message: str) -> None:
         info.error = message
@@ -110,7 +137,7 @@ class PluginRegistry:
             except pluggy.PluginValidationError as exc:
                 name = self.pm.get_name(exc.plugin) or "?"
                 self.pm.unregister(exc.plugin)
-                self._fail(self.plugins.get(name) or PluginInfo(name, "?"), str(exc))
+                self._fail(self.plugins.get(name) or PluginInfo(name, "?"), _unknown_hook(exc))
         for name, plugin in self.pm.list_name_plugin():
             info = self.plugins.setdefault(name, PluginInfo(name, "in process"))
             info.hooks = sorted(
@@ -138,7 +165,7 @@ class PluginRegistry:
             info.platforms.append(platform.name)
 
         try:
-            impl.function(register=register)
+            impl.function(**({"register": register} if "register" in impl.argnames else {}))
         except Exception as exc:
             message = f"kpiwatch_register_platforms failed: {type(exc).__name__}: {exc}"
             info.error = message
@@ -151,6 +178,31 @@ class PluginRegistry:
 
 def _names(text: str) -> set[str]:
     return {part.strip() for part in text.split(",") if part.strip()}
+
+
+def _named(entry_point: str, distribution: str | None, names: set[str]) -> bool:
+    """Whether ``names`` holds the entry point's name or (normalised) its distribution's."""
+    if entry_point in names:
+        return True
+    return distribution is not None and _distribution_key(distribution) in {
+        _distribution_key(name) for name in names
+    }
+
+
+def _distribution_key(name: str) -> str:
+    """A distribution name as pip compares it (PEP 503): ``My_Plugin`` is ``my-plugin``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _unknown_hook(exc: pluggy.PluginValidationError) -> str:
+    """The message for a hook name no spec knows, with the nearest real hook name."""
+    known = [name for name in dir(hookspecs) if name.startswith(f"{ENTRY_POINT_GROUP}_")]
+    hook = re.search(r"unknown hook '(\w+)'", str(exc))
+    if hook is None:
+        return str(exc)
+    close = difflib.get_close_matches(hook.group(1), known, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"hooks: {', '.join(known)}"
+    return f"unknown hook {hook.group(1)!r}; {hint}"
 
 
 def load_plugins(
