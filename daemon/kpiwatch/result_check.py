@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -106,11 +107,9 @@ def _sample_problem(item: object, now: datetime) -> str | None:
     if metric.kind is Kind.PERIOD:
         if item.window is None:
             return f"{where}: a period metric needs a window such as '1d'"
-        try:
-            if parse_duration(item.window) <= timedelta(0):
-                return f"{where}: window {item.window!r} must be longer than 0s"
-        except (ValueError, TypeError):
-            return f"{where}: window {item.window!r} is not a duration such as '1d'"
+        canonical = canonical_window(item.window)
+        if canonical is None:
+            return f"{where}: window {item.window!r} is not a duration longer than 0s, like '1d'"
     elif item.window is not None:
         return f"{where}: a {metric.kind.value} metric takes no window"
     if item.dims is not None and not hasattr(item.dims, "items"):
@@ -149,11 +148,21 @@ def _post_problem(item: object, now: datetime) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
+def canonical_window(window: object) -> str | None:
+    """``window`` spelled canonically (``24h`` gives ``1d``), or None if it is no duration > 0."""
+    try:
+        duration = parse_duration(window)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return None
+    return format_duration(duration) if duration > timedelta(0) else None
+
+
 def _normalised(sample: Sample) -> Sample:
-    """The sample with its window spelled canonically (``24h`` becomes ``1d``)."""
+    """The sample with its window spelled canonically."""
     if sample.window is None:
         return sample
-    canonical = format_duration(parse_duration(sample.window))
+    canonical = canonical_window(sample.window)
     if canonical == sample.window:
         return sample
     return Sample(sample.metric, sample.value, canonical, sample.dims, sample.timestamp)

@@ -39,6 +39,7 @@ def test_valid_samples_and_posts_pass_and_windows_are_canonical():
         (Sample("followers", -1), "negative"),
         (Sample("impressions", 1), "needs a window"),
         (Sample("impressions", 1, "soon"), "not a duration"),
+        (Sample("impressions", 1, "0s"), "longer than 0s"),
         (Sample("followers", 1, "1d"), "takes no window"),
         (Sample("sessions", 1, "1d", {"country": "DK"}), "dimension 'country' is not allowed"),
         (Sample("sessions", 1, "1d", {"source": ""}), "non-empty string"),
