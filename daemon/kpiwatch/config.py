@@ -33,8 +33,21 @@ LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 #: Label names kpiwatch sets itself; an account may not use them.
 RESERVED_LABELS = frozenset(
-    {"platform", "account", "window", "competitor", "reason", "job", "instance", "le",
-     "quantile", "source", "medium", "currency", "campaign"}
+    {
+        "platform",
+        "account",
+        "window",
+        "competitor",
+        "reason",
+        "job",
+        "instance",
+        "le",
+        "quantile",
+        "source",
+        "medium",
+        "currency",
+        "campaign",
+    }
 )
 
 
@@ -88,11 +101,14 @@ class PollDefaults(Strict):
     @model_validator(mode="after")
     def _check(self) -> PollDefaults:
         if self.interval <= timedelta(0):
-            raise ValueError("interval must be longer than 0s")
+            raise ValueError("interval must be longer than 0s; write for example 15m")
         if self.timeout <= timedelta(0):
-            raise ValueError("timeout must be longer than 0s")
+            raise ValueError("timeout must be longer than 0s; write for example 30s")
         if self.backoff_max < self.backoff_initial:
-            raise ValueError("backoff_max must not be shorter than backoff_initial")
+            raise ValueError(
+                "backoff_max must not be shorter than backoff_initial; "
+                "raise backoff_max or lower backoff_initial"
+            )
         return self
 
 
@@ -114,8 +130,8 @@ class ShardConfig(Strict):
     def _check(self) -> ShardConfig:
         if self.index >= self.count:
             raise ValueError(
-                f"shard.index {self.index} must be below shard.count {self.count} "
-                "(indexes start at 0)"
+                f"shard.index {self.index} must be below shard.count {self.count}; "
+                f"indexes start at 0, so use 0 to {self.count - 1}"
             )
         return self
 
@@ -157,6 +173,13 @@ class AccountConfig(Strict):
                 )
         return value
 
+    @field_validator("interval", "timeout")
+    @classmethod
+    def _positive(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value <= timedelta(0):
+            raise ValueError("must be longer than 0s; write for example 15m, or remove the key")
+        return value
+
 
 class Config(Strict):
     """The whole configuration file."""
@@ -171,11 +194,4 @@ class Config(Strict):
     shutdown_grace: Duration = timedelta(seconds=10)
     accounts: list[AccountConfig] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> Config:
-        seen: set[str] = set()
-        for account in self.accounts:
-            if account.id in seen:
-                raise ValueError(f"account id {account.id!r} is used twice; ids must be unique")
-            seen.add(account.id)
-        return self
+    # Unique account ids are checked by kpiwatch.config_validation, which can name both lines.
