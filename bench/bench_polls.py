@@ -44,11 +44,20 @@ TICKS = os.sysconf("SC_CLK_TCK")
 async def _poll_all(loaded, registry, runtime: Runtime, session) -> int:
     polled = 0
     for account in loaded.config.accounts:
-        plan = AccountPlan.build(account, loaded.settings[account.id],
-                                 registry.platforms[account.platform], loaded.config)
-        outcome = await poll_account(account=account, platform=plan.platform,
-                                     settings=plan.settings, session=session, state={},
-                                     timeout=plan.timeout)
+        plan = AccountPlan.build(
+            account,
+            loaded.settings[account.id],
+            registry.platforms[account.platform],
+            loaded.config,
+        )
+        outcome = await poll_account(
+            account=account,
+            platform=plan.platform,
+            settings=plan.settings,
+            session=session,
+            state={},
+            timeout=plan.timeout,
+        )
         if not outcome.ok:
             continue
         runtime.store_samples(account.id, outcome.samples)
@@ -103,8 +112,9 @@ def _scrape(port: int) -> dict[str, float]:
     for line in body.splitlines():
         if line.startswith("kpiwatch_polls_total{"):
             figures["polls"] += float(line.rsplit(" ", 1)[1])
-        elif line.startswith(("kpiwatch_exposition_series ",
-                              "kpiwatch_exposition_render_duration_seconds ")):
+        elif line.startswith(
+            ("kpiwatch_exposition_series ", "kpiwatch_exposition_render_duration_seconds ")
+        ):
             name, value = line.split()
             figures[name] = float(value)
     return figures
@@ -118,8 +128,12 @@ def whole_daemon(accounts: int, interval: float, seconds: float, windows: int) -
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.yaml"
         path.write_text(yaml.safe_dump(config))
-        proc = subprocess.Popen([sys.executable, "-m", "kpiwatch", "run", "-c", str(path)],
-                                cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kpiwatch", "run", "-c", str(path)],
+            cwd=tmp,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             started = time.monotonic()
             while True:
@@ -132,8 +146,10 @@ def whole_daemon(accounts: int, interval: float, seconds: float, windows: int) -
                 if proc.poll() is not None or time.monotonic() - started > 300:
                     raise SystemExit("the daemon did not become ready")
                 time.sleep(0.5)
-            print(f"  ready after {time.monotonic() - started:.1f}s "
-                  f"(first poll of all {accounts} accounts)")
+            print(
+                f"  ready after {time.monotonic() - started:.1f}s "
+                f"(first poll of all {accounts} accounts)"
+            )
             time.sleep(interval)  # let the start-up burst settle into the steady schedule
             results = []
             before, cpu_before = _scrape(port), _cpu_seconds(proc.pid)
@@ -143,13 +159,17 @@ def whole_daemon(accounts: int, interval: float, seconds: float, windows: int) -
                 polls = after["polls"] - before["polls"]
                 cpu = cpu_after - cpu_before
                 results.append(cpu / polls * 1000)
-                print(f"  window: {polls:.0f} polls, {cpu:.2f} CPU s, "
-                      f"{cpu / polls * 1000:.3f} CPU s per 1,000 polls, "
-                      f"{after.get('kpiwatch_exposition_series', 0):.0f} series, last render "
-                      f"{after.get('kpiwatch_exposition_render_duration_seconds', 0):.2f}s")
+                print(
+                    f"  window: {polls:.0f} polls, {cpu:.2f} CPU s, "
+                    f"{cpu / polls * 1000:.3f} CPU s per 1,000 polls, "
+                    f"{after.get('kpiwatch_exposition_series', 0):.0f} series, last render "
+                    f"{after.get('kpiwatch_exposition_render_duration_seconds', 0):.2f}s"
+                )
                 before, cpu_before = after, cpu_after
-            print(f"  median: {statistics.median(results):.3f} CPU s per 1,000 polls; "
-                  f"daemon RSS {_rss_mib(proc.pid):.0f} MiB")
+            print(
+                f"  median: {statistics.median(results):.3f} CPU s per 1,000 polls; "
+                f"daemon RSS {_rss_mib(proc.pid):.0f} MiB"
+            )
         finally:
             proc.terminate()
             proc.wait(30)
@@ -167,11 +187,15 @@ def main() -> None:
     args = parser.parse_args()
     print(f"poll path in process: {args.inproc_accounts} demo accounts x {args.repeats}")
     figures = in_process(args.inproc_accounts, args.repeats)
-    print(f"  median {statistics.median(figures):.3f} CPU s per 1,000 polls "
-          f"(min {min(figures):.3f}, max {max(figures):.3f})")
+    print(
+        f"  median {statistics.median(figures):.3f} CPU s per 1,000 polls "
+        f"(min {min(figures):.3f}, max {max(figures):.3f})"
+    )
     if not args.skip_daemon:
-        print(f"whole daemon: {args.accounts} demo accounts every {args.interval:g}s, "
-              f"{args.windows} windows of {args.seconds:g}s")
+        print(
+            f"whole daemon: {args.accounts} demo accounts every {args.interval:g}s, "
+            f"{args.windows} windows of {args.seconds:g}s"
+        )
         whole_daemon(args.accounts, args.interval, args.seconds, args.windows)
 
 
