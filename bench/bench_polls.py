@@ -31,12 +31,12 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from kpiwatch.account_plan import AccountPlan
 from kpiwatch.config_loader import load_config_text
 from kpiwatch.demo_config import demo_config_yaml
 from kpiwatch.plugins import load_plugins
 from kpiwatch.polling import poll_account
 from kpiwatch.runtime import Runtime
-from kpiwatch.scheduler import AccountPlan
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -50,14 +50,7 @@ async def _poll_all(loaded, registry, runtime: Runtime, session) -> int:
             registry.platforms[account.platform],
             loaded.config,
         )
-        outcome = await poll_account(
-            account=account,
-            platform=plan.platform,
-            settings=plan.settings,
-            session=session,
-            state={},
-            timeout=plan.timeout,
-        )
+        outcome = await poll_account(plan, session=session, state={})
         if not outcome.ok:
             continue
         runtime.store_samples(account.id, outcome.samples)

@@ -13,8 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from kpiwatch import __version__
 from kpiwatch.config_loader import ConfigError, LoadedConfig, load_config, load_config_text
 from kpiwatch.demo_config import demo_config_yaml
@@ -150,12 +148,19 @@ def _check_listen(listen: str) -> None:
 
 
 # check-config -------------------------------------------------------------------------------
-def cmd_check_config(args: argparse.Namespace, registry: PluginRegistry) -> int:
+def _load_or_report(path: Path, registry: PluginRegistry) -> LoadedConfig | None:
+    """The configuration at ``path``, or None after printing plugin and config problems."""
     _report_plugin_errors(registry)
     try:
-        loaded = load_config(args.config, registry.platforms)
+        return load_config(path, registry.platforms)
     except ConfigError as exc:
         _print_config_error(exc)
+        return None
+
+
+def cmd_check_config(args: argparse.Namespace, registry: PluginRegistry) -> int:
+    loaded = _load_or_report(args.config, registry)
+    if loaded is None:
         return EXIT_CONFIG
     config = loaded.config
     enabled = [a for a in config.accounts if a.enabled]
@@ -201,11 +206,8 @@ def _print_table(rows: list[tuple[str, ...]]) -> None:
 
 # collect ------------------------------------------------------------------------------------
 def cmd_collect(args: argparse.Namespace, registry: PluginRegistry) -> int:
-    _report_plugin_errors(registry)
-    try:
-        loaded = load_config(args.config, registry.platforms)
-    except ConfigError as exc:
-        _print_config_error(exc)
+    loaded = _load_or_report(args.config, registry)
+    if loaded is None:
         return EXIT_CONFIG
     redactor.set_secrets(loaded.secrets)
     accounts = [a for a in loaded.config.accounts if a.enabled]
@@ -229,16 +231,12 @@ def cmd_collect(args: argparse.Namespace, registry: PluginRegistry) -> int:
 
 
 async def _collect(loaded: LoadedConfig, accounts: list, registry: PluginRegistry) -> list[dict]:
+    from kpiwatch.account_plan import AccountPlan
+    from kpiwatch.http_client import client_session
     from kpiwatch.polling import poll_account
-    from kpiwatch.scheduler import AccountPlan
 
     config = loaded.config
-    async with aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(
-            limit=config.http.max_connections, limit_per_host=config.http.max_connections_per_host
-        ),
-        headers={"User-Agent": config.http.user_agent.format(version=__version__)},
-    ) as session:
+    async with client_session(config.http) as session:
         semaphores: dict[str, asyncio.Semaphore] = {}
 
         async def one(account) -> dict[str, Any]:
@@ -249,14 +247,7 @@ async def _collect(loaded: LoadedConfig, accounts: list, registry: PluginRegistr
                 plan.platform.name, asyncio.Semaphore(plan.max_concurrency)
             )
             async with semaphore:
-                outcome = await poll_account(
-                    account=account,
-                    platform=plan.platform,
-                    settings=plan.settings,
-                    session=session,
-                    state={},
-                    timeout=plan.timeout,
-                )
+                outcome = await poll_account(plan, session=session, state={})
             return {
                 "account": account.id,
                 "platform": account.platform,

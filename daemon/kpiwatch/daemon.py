@@ -18,6 +18,7 @@ from kpiwatch.config import Config
 from kpiwatch.config_loader import ConfigError, LoadedConfig
 from kpiwatch.exposition import ExpositionCache
 from kpiwatch.http_api import ReloadOutcome, bound_port, create_app, start_server
+from kpiwatch.http_client import client_session
 from kpiwatch.logging import configure_logging, get_logger, redactor
 from kpiwatch.plugins import PluginRegistry
 from kpiwatch.runtime import Runtime
@@ -71,13 +72,7 @@ class Daemon:
         config = self.config
         redactor.set_secrets(self.loaded.secrets)
         self.runtime.shard_index, self.runtime.shard_count = config.shard.index, config.shard.count
-        self.http = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=config.http.max_connections,
-                limit_per_host=config.http.max_connections_per_host,
-            ),
-            headers={"User-Agent": config.http.user_agent.format(version=__version__)},
-        )
+        self.http = client_session(config.http)
         self.exposition = ExpositionCache(
             self.runtime,
             min_interval=config.server.metrics_min_render_interval.total_seconds(),

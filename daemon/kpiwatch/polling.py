@@ -8,16 +8,15 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
-from pydantic import BaseModel
 
-from kpiwatch.config import AccountConfig
+from kpiwatch.account_plan import AccountPlan
 from kpiwatch.errors import CollectError
 from kpiwatch.logging import get_logger, redactor
-from kpiwatch.platform import CollectContext, Platform, Post, Sample
+from kpiwatch.platform import CollectContext, Post, Sample
 from kpiwatch.result_check import InvalidResult, check_result
 
 
@@ -37,25 +36,23 @@ class PollOutcome:
 
 
 async def poll_account(
+    plan: AccountPlan,
     *,
-    account: AccountConfig,
-    platform: Platform,
-    settings: BaseModel,
     session: aiohttp.ClientSession,
     state: dict[str, Any],
-    timeout: timedelta,
     last_success: datetime | None = None,
 ) -> PollOutcome:
-    """Call ``platform.collect`` once for ``account`` and classify what happened.
+    """Call the platform's ``collect`` once for the account of ``plan``; classify the outcome.
 
     Never raises, except CancelledError when the caller is cancelled.
     """
+    account, platform, timeout = plan.account, plan.platform, plan.timeout
     log = get_logger(platform=account.platform, account=account.id)
     now = datetime.now(UTC)
     ctx = CollectContext(
         account_id=account.id,
         platform=account.platform,
-        settings=settings,
+        settings=plan.settings,
         labels=dict(account.labels),
         competitor=account.competitor,
         http=session,

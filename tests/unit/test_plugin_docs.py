@@ -11,7 +11,7 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -22,7 +22,8 @@ from aiohttp.test_utils import TestServer
 
 import kpiwatch
 from kpiwatch import errors, hookspecs, vocabulary
-from kpiwatch.config import AccountConfig
+from kpiwatch.account_plan import AccountPlan
+from kpiwatch.config import AccountConfig, Config
 from kpiwatch.platform import CollectContext, CollectResult, Platform, Post, Sample
 from kpiwatch.plugins import DISABLE_ENV, ENTRY_POINT_GROUP, LOAD_ENV, PluginRegistry
 from kpiwatch.polling import poll_account
@@ -349,15 +350,10 @@ async def poll(platform: Platform, base_url: str, account: str, token: str = TOK
     settings = platform.settings.model_validate(
         {"api_url": base_url, "account": account, "token": token}
     )
+    account = AccountConfig(id=f"acme-{account}", platform=platform.name, timeout="10s")
+    plan = AccountPlan.build(account, settings, platform, Config())
     async with aiohttp.ClientSession() as session:
-        return await poll_account(
-            account=AccountConfig(id=f"acme-{account}", platform=platform.name),
-            platform=platform,
-            settings=settings,
-            session=session,
-            state={},
-            timeout=timedelta(seconds=10),
-        )
+        return await poll_account(plan, session=session, state={})
 
 
 async def test_the_example_plugin_polls_a_fake_api(example_platform: Platform) -> None:
