@@ -103,16 +103,20 @@ class Runtime:
         self.shard_count = 1
         self.config_loaded = False
         self.started_at = time.time()
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: list[Callable[[str | None], None]] = []
 
     # change notification -------------------------------------------------------------------
-    def subscribe(self, listener: Callable[[], None]) -> None:
-        """Call ``listener`` (on the loop, cheaply) after every change."""
+    def subscribe(self, listener: Callable[[str | None], None]) -> None:
+        """Call ``listener(account_id)`` (on the loop, cheaply) after every change.
+
+        ``account_id`` names the one account that changed, or is None when something not
+        tied to one account changed (reload status, readiness).
+        """
         self._listeners.append(listener)
 
-    def changed(self) -> None:
+    def changed(self, account_id: str | None = None) -> None:
         for listener in self._listeners:
-            listener()
+            listener(account_id)
 
     # readiness ---------------------------------------------------------------------------
     @property
@@ -124,12 +128,12 @@ class Runtime:
     def add_account(self, status: AccountStatus) -> None:
         self.accounts[status.account_id] = status
         self.latest.setdefault(status.account_id, {})
-        self.changed()
+        self.changed(status.account_id)
 
     def remove_account(self, account_id: str) -> None:
         self.accounts.pop(account_id, None)
         self.latest.pop(account_id, None)
-        self.changed()
+        self.changed(account_id)
 
     def durations_for(self, platform: str) -> DurationHistogram:
         return self.durations.setdefault(platform, DurationHistogram())

@@ -9,18 +9,19 @@ running are skipped and counted), or an exponential backoff with jitter after a 
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 from pydantic import BaseModel
 
-from kpiwatch.config import AccountConfig, Config
+from kpiwatch.account_plan import AccountPlan
+from kpiwatch.config import Config
 from kpiwatch.logging import get_logger
 from kpiwatch.platform import Platform
 from kpiwatch.polling import PollOutcome, poll_account
@@ -34,42 +35,10 @@ def in_shard(account_id: str, index: int, count: int) -> bool:
     return zlib.crc32(account_id.encode("utf-8")) % count == index
 
 
-@dataclass(frozen=True)
-class AccountPlan:
-    """Everything that decides how one account is polled; equal plans need no restart."""
-
-    account: AccountConfig
-    settings: BaseModel
-    platform: Platform
-    interval: timedelta
-    timeout: timedelta
-    jitter: float
-    backoff_initial: timedelta
-    backoff_max: timedelta
-    max_concurrency: int
-
-    @classmethod
-    def build(
-        cls, account: AccountConfig, settings: BaseModel, platform: Platform, config: Config
-    ) -> AccountPlan:
-        d = config.defaults
-        options = config.platforms.get(platform.name)
-        limit = (
-            options.max_concurrency
-            if options and options.max_concurrency
-            else platform.max_concurrency
-        )
-        return cls(
-            account=account,
-            settings=settings,
-            platform=platform,
-            interval=account.interval or platform.default_interval or d.interval,
-            timeout=account.timeout or d.timeout,
-            jitter=d.jitter if account.jitter is None else account.jitter,
-            backoff_initial=d.backoff_initial,
-            backoff_max=d.backoff_max,
-            max_concurrency=limit,
-        )
+def _next_tick(nominal: float, interval: float, *, after: float) -> float:
+    """The first tick ``nominal + k * interval`` (k >= 1) later than ``after``."""
+    k = max(1, math.floor((after - nominal) / interval) + 1)
+    return nominal + k * interval
 
 
 def backoff_delay(failures: int, initial: float, cap: float, rng: random.Random) -> float:
@@ -122,12 +91,13 @@ class AccountPoller:
             outcome = await self._poll()
             ended = loop.time()
             if outcome.ok:
-                nominal = max(nominal, started - interval) + interval
+                nominal = _next_tick(nominal, interval, after=started)
+                # Ticks that fell due while this poll was still running are skipped, not
+                # queued: the next poll is at the first tick after the poll ended.
                 missed = 0
                 while nominal <= ended:
                     nominal += interval
                     missed += 1
-                # The tick the poll was started for is not a skip; later ones that passed are.
                 if missed:
                     self.status.skipped += missed
                     self.log.warning(
@@ -150,7 +120,7 @@ class AccountPoller:
 
     def _set_next_poll(self, due: float, loop: asyncio.AbstractEventLoop) -> None:
         self.status.next_poll = time.time() + max(0.0, due - loop.time())
-        self.runtime.changed()
+        self.runtime.changed(self.status.account_id)
 
     async def _poll(self) -> PollOutcome:
         status = self.status
@@ -162,13 +132,7 @@ class AccountPoller:
             )
             try:
                 outcome = await poll_account(
-                    account=self.plan.account,
-                    platform=self.plan.platform,
-                    settings=self.plan.settings,
-                    session=self.session,
-                    state=self.state,
-                    timeout=self.plan.timeout,
-                    last_success=last_success,
+                    self.plan, session=self.session, state=self.state, last_success=last_success
                 )
             finally:
                 status.running = False
@@ -207,7 +171,7 @@ class AccountPoller:
                 error=outcome.message,
                 consecutive_failures=status.consecutive_failures,
             )
-        self.runtime.changed()
+        self.runtime.changed(status.account_id)
 
 
 class Scheduler:
@@ -263,6 +227,7 @@ class Scheduler:
             # A restart keeps the counters and last values; only the identity labels change.
             status.labels = dict(account.labels)
             status.competitor = account.competitor
+            self.runtime.changed(account.id)
         else:
             self.runtime.remove_account(account.id)
             self.runtime.add_account(

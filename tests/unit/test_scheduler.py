@@ -44,6 +44,8 @@ async def _collect(ctx: kpiwatch.CollectContext, calls: Calls):
         mode = ctx.settings.mode
         if ctx.settings.delay:
             await asyncio.sleep(ctx.settings.delay)
+        if mode == "hog":  # a badly written plugin that blocks the event loop
+            time.sleep(0.3)
         if mode == "raise":
             raise RuntimeError("plugin bug")
         if mode == "hang":
@@ -159,6 +161,22 @@ async def test_slow_poll_is_not_doubled_and_skips_are_counted(platform, calls, s
     # polls follow each other, never overlap: each starts after the previous one ended
     starts = calls.started["slow"]
     assert all(b - a >= 0.34 for a, b in itertools.pairwise(starts))
+
+
+async def test_polls_woken_late_by_a_busy_loop_count_no_skips(platform, calls, session):
+    config = make_config(
+        [
+            {"id": "hog", "platform": "probe", "timeout": "2s", "settings": {"mode": "hog"}},
+            {"id": "quick", "platform": "probe"},
+        ]
+    )
+    runtime = Runtime()
+    scheduler = Scheduler(runtime, session)
+    scheduler.apply(plans_for(config, platform, scheduler))
+    await run_for(1.2, scheduler)
+    assert runtime.accounts["hog"].skipped >= 2  # its own polls overran the interval
+    assert runtime.accounts["quick"].polls >= 2
+    assert runtime.accounts["quick"].skipped == 0  # it was late, but never still running
 
 
 async def test_backoff_grows_after_consecutive_failures(platform, calls, session):
