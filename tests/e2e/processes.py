@@ -104,9 +104,9 @@ class Kpiwatch:
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)
 
-    def stop(self, timeout: float = 20) -> int:
+    def stop(self, timeout: float = 20, sig: int = signal.SIGTERM) -> int:
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -202,8 +202,10 @@ def test_demo_configuration_without_file(tmp_path, start_kpiwatch):
     assert "kpiwatch_build_info{" in body
     landing = daemon.get("/")[2].decode()
     assert "/metrics" in landing and "/api/v1/status" in landing
-    assert daemon.stop() == 0
-    assert "kpiwatch started" in daemon.log()
+    assert daemon.stop(sig=signal.SIGINT) == 0  # Ctrl-C stops it cleanly too
+    log = daemon.log()
+    assert "kpiwatch started" in log and "kpiwatch stopped" in log
+    assert "Traceback" not in log
 
 
 def test_invalid_configuration_at_start_exits_with_the_problems(tmp_path, start_kpiwatch):

@@ -1,0 +1,31 @@
+"""Every configuration file the project ships passes `kpiwatch check-config`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = sorted(
+    [*ROOT.glob("config/*.yaml"), *ROOT.glob("plugins/kpiwatch_platforms/*/sample.yaml")]
+)
+
+
+def test_the_project_ships_example_configurations():
+    assert any(p.parent.name == "config" for p in SHIPPED)
+    assert any(p.name == "sample.yaml" for p in SHIPPED)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shipped_configuration_is_valid(path: Path):
+    result = subprocess.run(
+        [sys.executable, "-m", "kpiwatch", "check-config", "-c", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert ": valid;" in result.stdout
