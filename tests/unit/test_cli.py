@@ -1,0 +1,141 @@
+"""The `kpiwatch` command as a user runs it: exit codes, output, and no tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+GOOD = """
+defaults: {timeout: 5s}
+accounts:
+  - {id: acme-photo, platform: demo_photo, labels: {brand: acme}, settings: {seed: 3}}
+  - {id: acme-web, platform: demo_web, labels: {brand: acme}}
+  - {id: flaky, platform: demo_micro, settings: {fail_rate: 1}}
+  - {id: paused, platform: demo_micro, enabled: false}
+"""
+
+
+def kpiwatch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "kpiwatch", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    return result
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "kpiwatch.yaml"
+    path.write_text(GOOD)
+    return path
+
+
+def test_version():
+    result = kpiwatch("version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("kpiwatch ")
+
+
+def test_plugins_lists_the_demo_platforms_and_hooks():
+    result = kpiwatch("plugins", "--json")
+    assert result.returncode == 0
+    demo = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}["demo"]
+    assert demo["distribution"] == "kpiwatch" and demo["version"]
+    assert "demo_photo" in demo["platforms"]
+    assert demo["hooks"] == ["kpiwatch_register_platforms"]
+    table = kpiwatch("plugins").stdout
+    assert table.splitlines()[0].split() == [
+        "PLUGIN",
+        "VERSION",
+        "DISTRIBUTION",
+        "PLATFORMS",
+        "HOOKS",
+    ]
+    assert "demo_photo" in table
+
+
+def test_check_config_valid(config: Path):
+    result = kpiwatch("check-config", "-c", str(config))
+    assert result.returncode == 0
+    assert "valid; 3 enabled account(s) of 4" in result.stdout
+
+
+def test_check_config_reports_every_problem_with_line_and_fix(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("defaults:\n  intervall: 5m\naccounts:\n  - {id: a, platform: demo_fotos}\n")
+    result = kpiwatch("check-config", "-c", str(bad))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == "configuration invalid: 2 problems"
+    assert f"{bad}:2: defaults.intervall: unknown key 'intervall'; did you mean 'interval'?" in (
+        result.stderr
+    )
+    assert f"{bad}:4: accounts[0].platform: unknown platform 'demo_fotos'" in result.stderr
+
+
+def test_check_config_missing_file(tmp_path: Path):
+    result = kpiwatch("check-config", "-c", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
+
+
+def test_collect_json_reports_each_account(config: Path):
+    result = kpiwatch("collect", "-c", str(config), "--json")
+    assert result.returncode == 1  # one account failed
+    accounts = {a["account"]: a for a in json.loads(result.stdout)["accounts"]}
+    assert set(accounts) == {"acme-photo", "acme-web", "flaky"}  # disabled ones are left out
+    photo = accounts["acme-photo"]
+    assert photo["ok"] and photo["error"] is None and photo["platform"] == "demo_photo"
+    followers = [s for s in photo["samples"] if s["metric"] == "followers"]
+    assert len(followers) == 1 and followers[0]["value"] > 0 and followers[0]["window"] is None
+    assert photo["posts"] and {"id", "published_at", "content_type"} <= set(photo["posts"][0])
+    web = {
+        (s["metric"], s["window"], s["dims"].get("source")) for s in accounts["acme-web"]["samples"]
+    }
+    assert any(m == "sessions" and w == "1d" and src for m, w, src in web)
+    assert accounts["flaky"]["ok"] is False
+    assert accounts["flaky"]["error"]["reason"] == "unavailable"
+
+
+def test_collect_one_account_as_a_table(config: Path):
+    result = kpiwatch("collect", "-c", str(config), "--account", "acme-photo")
+    assert result.returncode == 0
+    assert result.stdout.startswith("acme-photo (demo_photo): ")
+    assert any(line.split()[:2] == ["followers", "-"] for line in result.stdout.splitlines())
+
+
+def test_collect_unknown_account_names_the_configured_ones(config: Path):
+    result = kpiwatch("collect", "-c", str(config), "--account", "nobody")
+    assert result.returncode == 2
+    assert "unknown account(s): nobody" in result.stderr and "acme-photo" in result.stderr
+
+
+def test_collect_into_a_closed_pipe_is_quiet(config: Path):
+    shell = f"{sys.executable} -m kpiwatch collect -c {config} --account acme-photo | head -1"
+    result = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and result.stdout.startswith("acme-photo")
+    assert result.stderr == ""
+
+
+def test_run_with_a_bad_listen_override(config: Path):
+    result = kpiwatch("run", "-c", str(config), "--listen", "nowhere")
+    assert result.returncode == 2
+    assert "--listen" in result.stderr and "host:port" in result.stderr
+
+
+def test_run_with_an_invalid_file_exits_2_before_starting(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("shard: {index: 3, count: 2}\n")
+    result = kpiwatch("run", "-c", str(bad))
+    assert result.returncode == 2
+    assert "shard" in result.stderr
