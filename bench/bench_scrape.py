@@ -1,11 +1,12 @@
-"""Scrape latency of GET /metrics with about 100,000 series.
+"""Render time of the /metrics exposition and scrape latency with about 100,000 series.
 
-Builds a runtime of synthetic accounts, renders the exposition, starts the real HTTP server on
-127.0.0.1 (a free port) and scrapes /metrics from this process and from a separate one, first
-idle and then while the exposition re-renders after every change. Prints render time, scrape
-latency (median, p90, max), body sizes, series count and peak RSS.
+Builds a runtime of synthetic accounts and times full renders (every account) and incremental
+renders (after 1% of the accounts changed), both formats each time, then starts the real HTTP
+server on 127.0.0.1 (a free port) and scrapes /metrics from this process and from a separate
+one, first idle and then while accounts change and the exposition re-renders. Prints render
+times, scrape latency (median, p90, max), event-loop lag, body sizes, series count and peak RSS.
 
-    python bench/bench_scrape.py [--series 100000] [--per-account 40] [--scrapes 50]
+    python bench/bench_scrape.py [--series 100000 | --large] [--per-account 40] [--scrapes 50]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import asyncio
 import json
 import math
 import platform as python_platform
+import random
 import resource
 import statistics
 import sys
@@ -23,7 +25,7 @@ import time
 import aiohttp
 
 from kpiwatch import vocabulary
-from kpiwatch.exposition import ExpositionCache
+from kpiwatch.exposition import GZIP_LEVEL, ExpositionCache, RenderStats
 from kpiwatch.http_api import bound_port, create_app, start_server
 from kpiwatch.logging import configure_logging
 from kpiwatch.platform import Sample
@@ -34,14 +36,19 @@ from kpiwatch.vocabulary import Kind
 SELF_SERIES_PER_ACCOUNT = 10
 WINDOWS = ("1d", "7d", "28d")
 PLATFORMS = ("demo", "mastodon", "youtube", "instagram")
+#: Series of ``--large``: about what 10,000 demo accounts export.
+LARGE_SERIES = 600_000
+#: Seconds between two batches of account changes while scraping under churn.
+CHURN_TICK = 0.05
 
 #: Runs in a separate process: GETs the URL n times, prints the latencies as JSON.
 CLIENT = """
 import json, sys, time, urllib.request
-url, n, accept = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+url, n, accept, encoding = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 times = []
 for _ in range(n):
-    request = urllib.request.Request(url, headers={"Accept": accept})
+    headers = {"Accept": accept, "Accept-Encoding": encoding}
+    request = urllib.request.Request(url, headers=headers)
     start = time.perf_counter()
     with urllib.request.urlopen(request, timeout=60) as response:
         response.read()
@@ -120,7 +127,9 @@ async def scrape_in_process(url: str, n: int, headers: dict[str, str]) -> list[f
     return times
 
 
-async def scrape_other_process(url: str, n: int, accept: str) -> list[float]:
+async def scrape_other_process(
+    url: str, n: int, accept: str, encoding: str = "identity"
+) -> list[float]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -128,6 +137,7 @@ async def scrape_other_process(url: str, n: int, accept: str) -> list[float]:
         url,
         str(n),
         accept,
+        encoding,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -135,6 +145,37 @@ async def scrape_other_process(url: str, n: int, accept: str) -> list[float]:
     if process.returncode != 0:
         raise SystemExit(f"client process failed: {err.decode().strip()}")
     return json.loads(out)
+
+
+def median_ms(stats: list[RenderStats]) -> str:
+    durations = [r.duration_seconds * 1000 for r in stats]
+    return (
+        f"median {statistics.median(durations):7.1f} ms, min {min(durations):7.1f} ms "
+        f"over {len(durations)} renders"
+    )
+
+
+async def time_full_renders(cache: ExpositionCache, n: int) -> list[RenderStats]:
+    return [await cache.render_now() for _ in range(n)]
+
+
+async def time_incremental_renders(
+    cache: ExpositionCache, runtime: Runtime, changed: int, n: int
+) -> list[RenderStats]:
+    """Renders after ``changed`` accounts (a different random choice each time) got new values."""
+    rng = random.Random(42)
+    accounts = list(runtime.accounts)
+    renders = []
+    for round_ in range(n):
+        for account in rng.sample(accounts, changed):
+            runtime.store_samples(account, [Sample("followers", float(round_ + 1_000_000))])
+            runtime.accounts[account].polls += 1
+            runtime.changed(account)
+        stats = await cache.render_now(full=False)
+        if stats.accounts_rendered != changed:
+            raise SystemExit(f"rendered {stats.accounts_rendered} accounts, not {changed}")
+        renders.append(stats)
+    return renders
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -148,28 +189,32 @@ async def main(args: argparse.Namespace) -> None:
     )
 
     cache = ExpositionCache(runtime, min_interval=args.min_interval)
-    renders = [await cache.render_now() for _ in range(args.renders)]
-    last = renders[-1]
-    durations = [r.duration_seconds for r in renders]
-    print(f"series rendered:     {last.series:,}")
-    print(
-        f"render (text 0.0.4): median {statistics.median(durations):.2f} s, "
-        f"min {min(durations):.2f} s over {len(durations)} renders (worker thread)"
-    )
+    await cache.get("text")  # the first render, and both formats requested from now on
+    await cache.get("openmetrics")
+    full = await time_full_renders(cache, args.renders)
+    print(f"series rendered:     {full[-1].series:,}")
+    print("renders in the worker thread, text 0.0.4 and OpenMetrics bodies each time:")
+    print(f"  {'full (every account)':<40} {median_ms(full)}")
+    changed = max(1, round(len(runtime.accounts) * args.dirty))
+    label = f"{changed:,} accounts ({args.dirty:.1%}) changed"
+    incremental = await time_incremental_renders(cache, runtime, changed, args.renders)
+    print(f"  {'incremental, ' + label:<40} {median_ms(incremental)}")
+    await cache.get("text", gzip=True)
+    await cache.get("openmetrics", gzip=True)
+    await cache.render_now(full=False)  # makes the gzip variants part of every render
+    with_gzip = await time_incremental_renders(cache, runtime, changed, args.renders)
+    print(f"  {'same, with both gzip variants':<40} {median_ms(with_gzip)}")
+
     text_body = await cache.get("text")
-    gzip_started = time.perf_counter()
     gzip_body = await cache.get("text", gzip=True)
-    gzip_seconds = time.perf_counter() - gzip_started
-    om_started = time.perf_counter()
     om_body = await cache.get("openmetrics")
-    om_seconds = time.perf_counter() - om_started
+    om_gzip_body = await cache.get("openmetrics", gzip=True)
     print(
         f"body text:           {len(text_body) / 1e6:.2f} MB, gzip {len(gzip_body) / 1e6:.2f} MB "
-        f"(compressed once per render in {gzip_seconds:.2f} s)"
+        f"(zlib level {GZIP_LEVEL})"
     )
     print(
-        f"body OpenMetrics:    {len(om_body) / 1e6:.2f} MB (produced once per render in "
-        f"{om_seconds:.2f} s, on the first request that asks for it)"
+        f"body OpenMetrics:    {len(om_body) / 1e6:.2f} MB, gzip {len(om_gzip_body) / 1e6:.2f} MB"
     )
 
     app = create_app(runtime=runtime, exposition=cache, reload=None, info=dict)
@@ -187,33 +232,56 @@ async def main(args: argparse.Namespace) -> None:
         print(f"  other process, text          {summary(times)}")
         times = await scrape_other_process(url, n, PROMETHEUS_ACCEPT)
         print(f"  other process, OpenMetrics   {summary(times)}")
+        times = await scrape_other_process(url, n, PROMETHEUS_ACCEPT, "gzip")
+        print(f"  other process, OM gzip       {summary(times)}  (what Prometheus asks for)")
 
+        per_tick = max(1, math.ceil(changed * CHURN_TICK))
         print(
-            f"\nsame, while the exposition re-renders after changes "
-            f"(min_interval {args.min_interval:g} s):"
+            f"\nsame, while {per_tick} accounts change every {CHURN_TICK * 1000:.0f} ms and the "
+            f"exposition re-renders (min_interval {args.min_interval:g} s):"
         )
         churn_renders = cache.version
         cache.start()
         stop = asyncio.Event()
+        lags: list[float] = []  # how late a 5 ms sleep wakes up
 
         async def churn() -> None:
+            rng = random.Random(7)
+            accounts = list(runtime.accounts)
             while not stop.is_set():
-                runtime.changed()
-                await asyncio.sleep(0.05)
+                for account in rng.sample(accounts, per_tick):
+                    runtime.store_samples(account, [Sample("followers", rng.random())])
+                    runtime.changed(account)
+                await asyncio.sleep(CHURN_TICK)
 
-        churner = asyncio.create_task(churn())
+        async def loop_lag() -> None:
+            while not stop.is_set():
+                before = time.perf_counter()
+                await asyncio.sleep(0.005)
+                lags.append(time.perf_counter() - before - 0.005)
+
+        helpers = [asyncio.create_task(churn()), asyncio.create_task(loop_lag())]
         try:
+            await asyncio.sleep(args.churn_seconds)
+            print(f"  event loop lag, no scrapes   {summary(lags)}  ({args.churn_seconds:g} s)")
+            lags.clear()
             times = await scrape_in_process(url, n, identity)
             print(f"  this process, text           {summary(times)}")
             times = await scrape_other_process(url, n, "text/plain")
             print(f"  other process, text          {summary(times)}")
             times = await scrape_other_process(url, n, PROMETHEUS_ACCEPT)
             print(f"  other process, OpenMetrics   {summary(times)}")
+            times = await scrape_other_process(url, n, PROMETHEUS_ACCEPT, "gzip")
+            print(f"  other process, OM gzip       {summary(times)}")
         finally:
             stop.set()
-            await churner
+            await asyncio.gather(*helpers)
             await cache.stop()
-        print(f"  renders meanwhile: {cache.version - churn_renders}")
+        renders = cache.version - churn_renders
+        last = cache.last_render
+        rendered = last.accounts_rendered if last else 0
+        print(f"  renders meanwhile: {renders}, the last one re-rendered {rendered:,} accounts")
+        print(f"  event loop lag, scrapes      {summary(lags)}")
     finally:
         await runner.cleanup()
 
@@ -226,17 +294,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--series", type=int, default=100_000, help="series to expose at least")
     parser.add_argument(
+        "--large",
+        action="store_const",
+        const=LARGE_SERIES,
+        dest="series",
+        help=f"expose {LARGE_SERIES:,} series, about what 10,000 demo accounts export",
+    )
+    parser.add_argument(
         "--per-account", type=int, default=40, help="series per account, self-metrics included"
     )
-    parser.add_argument("--renders", type=int, default=5, help="renders to time")
+    parser.add_argument("--renders", type=int, default=5, help="renders to time, of each kind")
+    parser.add_argument(
+        "--dirty",
+        type=float,
+        default=0.01,
+        help="share of the accounts changed before each incremental render (default 0.01)",
+    )
     parser.add_argument("--scrapes", type=int, default=50, help="scrapes per measurement")
     parser.add_argument(
         "--min-interval", type=float, default=1.0, help="least seconds between renders"
+    )
+    parser.add_argument(
+        "--churn-seconds",
+        type=float,
+        default=5.0,
+        help="seconds of changes and renders without scrapes, to measure event-loop lag",
     )
     args = parser.parse_args(argv)
     for name in ("series", "renders", "scrapes"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
+    if not 0 < args.dirty <= 1:
+        parser.error("--dirty must be more than 0 and at most 1")
     return args
 
 

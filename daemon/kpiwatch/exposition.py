@@ -1,41 +1,56 @@
-"""The Prometheus exposition: a collector over a runtime snapshot and a cache of rendered bytes.
+"""The Prometheus exposition of the runtime, rendered incrementally and served from cached bytes.
 
-The cache renders after runtime changes (coalesced, at most once per ``min_interval``), in a
-worker thread, and keeps the bytes; ``GET /metrics`` only copies them out. Each render produces
-the body variants (text or OpenMetrics, plain or gzip) scrapers asked for since the previous
-render; any other variant is produced, also off the loop, on the first request that wants it.
+Runtime changes name the account that changed; the cache only remembers those ids. A render
+(after changes, at most once per ``min_interval``) copies the changed accounts on the loop and,
+in a worker thread, re-renders their sample lines, which are kept per metric family and account.
+The bodies are assembled by joining, family by family, a header and every account's lines:
+sample lines are the same in the text format 0.0.4 and OpenMetrics 1.0.0, only the headers
+differ. The output is what prometheus_client would write for the same families, byte for byte.
+
+Each render produces the body variants (text or OpenMetrics, plain or gzip) scrapers asked for
+since the previous render; any other variant is produced, also off the loop, on the first
+request that wants it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gzip
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
-from prometheus_client.metrics_core import Metric
-from prometheus_client.openmetrics import exposition as openmetrics
-from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.utils import floatToGoString
 
 import kpiwatch
 from kpiwatch import vocabulary
 from kpiwatch.config import RESERVED_LABELS
 from kpiwatch.logging import get_logger
-from kpiwatch.runtime import DURATION_BUCKETS, AccountStatus, Runtime, RuntimeSnapshot
-from kpiwatch.selfmetrics import BY_NAME as SELF_BY_NAME
+from kpiwatch.platform import Sample
+from kpiwatch.runtime import DURATION_BUCKETS, AccountStatus, ReloadStatus, Runtime
+from kpiwatch.selfmetrics import SELF_METRICS
 from kpiwatch.vocabulary import Kind
 
 Format = Literal["text", "openmetrics"]
 Variant = tuple[Format, bool]  # format, gzip-compressed
 
 TEXT_CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
-OPENMETRICS_CONTENT_TYPE = openmetrics.CONTENT_TYPE_LATEST
+OPENMETRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+#: zlib level of the gzip variants: fast, since a body may be tens of megabytes.
+GZIP_LEVEL = 3
+#: Accounts copied on the loop between two yields to other tasks.
+COPY_BATCH = 500
+#: Accounts whose lines are joined together per family (see :class:`FragmentStore`).
+BLOCK_ACCOUNTS = 32
 
 
 def default_build_info() -> dict[str, str]:
@@ -49,11 +64,12 @@ class RenderStats:
     """Figures of one finished render."""
 
     version: int
-    duration_seconds: float
+    duration_seconds: float  # copying on the loop plus rendering in the worker thread
     series: int
     body_bytes: int  # uncompressed, text format if rendered, else OpenMetrics
     finished_at: float
     variants: tuple[str, ...] = ()  # bodies produced with the render: "text", "text+gzip"...
+    accounts_rendered: int = 0  # accounts this render copied and rendered, or found gone
 
 
 def account_labels(status: AccountStatus) -> dict[str, str]:
@@ -67,166 +83,6 @@ def account_labels(status: AccountStatus) -> dict[str, str]:
     return labels
 
 
-class KpiwatchCollector(Collector):
-    """Yields kpiwatch's metric families from one :class:`RuntimeSnapshot`.
-
-    ``previous`` is the previous render, whose duration is exported; the snapshot is never
-    changed, so the collector may run in any thread.
-    """
-
-    def __init__(
-        self,
-        snapshot: RuntimeSnapshot,
-        build_info: Mapping[str, str],
-        previous: RenderStats | None = None,
-    ) -> None:
-        self.snapshot = snapshot
-        self.build_info = dict(build_info)
-        self.previous = previous
-
-    def describe(self) -> Iterable[Metric]:
-        return ()
-
-    def collect(self) -> Iterator[Metric]:
-        families = [*self._self_families(), *self._raw_families()]
-        if self.previous is not None:
-            render = _family("kpiwatch_exposition_render_duration_seconds")
-            render.add_sample(render.name, {}, self.previous.duration_seconds)
-            families.append(render)
-        series = _family("kpiwatch_exposition_series")
-        series.add_sample(series.name, {}, sum(len(f.samples) for f in families) + 1)
-        families.append(series)
-        return iter(families)
-
-    # self-metrics --------------------------------------------------------------------------
-    def _self_families(self) -> list[Metric]:
-        snap = self.snapshot
-        names = (
-            "kpiwatch_up",
-            "kpiwatch_last_success_timestamp_seconds",
-            "kpiwatch_last_collect_duration_seconds",
-            "kpiwatch_last_collect_samples",
-            "kpiwatch_consecutive_failures",
-            "kpiwatch_collect_in_progress",
-            "kpiwatch_next_poll_timestamp_seconds",
-            "kpiwatch_polls_total",
-            "kpiwatch_collect_failures_total",
-            "kpiwatch_skipped_polls_total",
-            "kpiwatch_invalid_samples_total",
-        )
-        fam = {name: _family(name) for name in names}
-
-        def add(name: str, labels: dict[str, str], value: float) -> None:
-            fam[name].add_sample(name, labels, value)
-
-        for status in snap.accounts:
-            labels = account_labels(status)
-            if status.state != "pending":
-                add("kpiwatch_up", labels, 1.0 if status.up else 0.0)
-            if status.last_success is not None:
-                add("kpiwatch_last_success_timestamp_seconds", labels, status.last_success)
-                add("kpiwatch_last_collect_samples", labels, status.last_sample_count)
-            if status.last_duration is not None:
-                add("kpiwatch_last_collect_duration_seconds", labels, status.last_duration)
-            add("kpiwatch_consecutive_failures", labels, status.consecutive_failures)
-            add("kpiwatch_collect_in_progress", labels, 1.0 if status.running else 0.0)
-            if status.next_poll is not None:
-                add("kpiwatch_next_poll_timestamp_seconds", labels, status.next_poll)
-            add("kpiwatch_polls_total", labels, status.polls)
-            for reason, count in sorted(status.failures.items()):
-                if count > 0:
-                    add("kpiwatch_collect_failures_total", {**labels, "reason": reason}, count)
-            add("kpiwatch_skipped_polls_total", labels, status.skipped)
-            add("kpiwatch_invalid_samples_total", labels, status.invalid_samples)
-
-        families = [fam[name] for name in names if fam[name].samples]
-        families.append(self._duration_histogram())
-        families.extend(self._platform_counts())
-        families.extend(self._process_families())
-        return [f for f in families if f.samples]
-
-    def _duration_histogram(self) -> Metric:
-        name = "kpiwatch_collect_duration_seconds"
-        hist = _family(name)
-        platforms = {s.platform for s in self.snapshot.accounts} | set(self.snapshot.durations)
-        for platform in sorted(platforms):
-            h = self.snapshot.durations.get(platform)
-            buckets = h.buckets if h is not None else [0] * len(DURATION_BUCKETS)
-            count = h.count if h is not None else 0
-            total = h.total if h is not None else 0.0
-            for bound, cumulative in zip(DURATION_BUCKETS, buckets, strict=True):
-                le = floatToGoString(bound)
-                hist.add_sample(f"{name}_bucket", {"platform": platform, "le": le}, cumulative)
-            hist.add_sample(f"{name}_bucket", {"platform": platform, "le": "+Inf"}, count)
-            hist.add_sample(f"{name}_count", {"platform": platform}, count)
-            hist.add_sample(f"{name}_sum", {"platform": platform}, total)
-        return hist
-
-    def _platform_counts(self) -> list[Metric]:
-        configured: dict[str, int] = {}
-        pending: dict[str, int] = {}
-        for status in self.snapshot.accounts:
-            configured[status.platform] = configured.get(status.platform, 0) + 1
-            pending.setdefault(status.platform, 0)
-            if status.state == "pending":
-                pending[status.platform] += 1
-        accounts = _family("kpiwatch_accounts")
-        waiting = _family("kpiwatch_accounts_pending")
-        for platform in sorted(configured):
-            accounts.add_sample(accounts.name, {"platform": platform}, configured[platform])
-            waiting.add_sample(waiting.name, {"platform": platform}, pending[platform])
-        return [accounts, waiting]
-
-    def _process_families(self) -> list[Metric]:
-        snap = self.snapshot
-        out: list[Metric] = []
-
-        def gauge(name: str, value: float) -> None:
-            family = _family(name)
-            family.add_sample(name, {}, value)
-            out.append(family)
-
-        build = _family("kpiwatch_build_info")
-        build.add_sample("kpiwatch_build_info", self.build_info, 1.0)
-        out.append(build)
-        gauge("kpiwatch_ready", 1.0 if snap.ready else 0.0)
-        gauge("kpiwatch_start_time_seconds", snap.started_at)
-        gauge("kpiwatch_shard_ordinal", snap.shard_index)
-        gauge("kpiwatch_total_shards", snap.shard_count)
-        gauge("kpiwatch_config_last_reload_successful", 1.0 if snap.reload.last_successful else 0.0)
-        gauge(
-            "kpiwatch_config_last_reload_success_timestamp_seconds",
-            snap.reload.last_success_time,
-        )
-        reloads = _family("kpiwatch_config_reloads_total")
-        reloads.add_sample(reloads.name + "_total", {"result": "success"}, snap.reload.successes)
-        reloads.add_sample(reloads.name + "_total", {"result": "failure"}, snap.reload.failures)
-        out.append(reloads)
-        return out
-
-    # raw vocabulary metrics ----------------------------------------------------------------
-    def _raw_families(self) -> list[Metric]:
-        families: dict[str, Metric] = {}
-        for status in self.snapshot.accounts:
-            base = account_labels(status)
-            for sample in self.snapshot.latest.get(status.account_id, ()):
-                metric = vocabulary.BY_NAME.get(sample.metric)
-                if metric is None:
-                    continue  # the scheduler drops these; never export an undocumented name
-                family = families.get(metric.name)
-                if family is None:
-                    family = families[metric.name] = Metric(
-                        metric.exported_name, raw_help(metric), "gauge"
-                    )
-                labels = dict(base)
-                if sample.window is not None:
-                    labels["window"] = sample.window
-                for dim, value in sample.dims.items():
-                    labels.setdefault(dim, value)
-                family.add_sample(metric.exported_name, labels, float(sample.value))
-        return [families[m.name] for m in vocabulary.METRICS if m.name in families]
-
-
 def raw_help(metric: vocabulary.MetricDef) -> str:
     """The HELP text of a raw vocabulary metric."""
     kind = {
@@ -237,64 +93,418 @@ def raw_help(metric: vocabulary.MetricDef) -> str:
     return f"{metric.description} Unit: {metric.unit.value}; {kind}; as of the last poll."
 
 
-def _family(name: str) -> Metric:
-    """An empty family of a catalogued self-metric."""
-    entry = SELF_BY_NAME[name]
-    return Metric(entry.family_name, entry.description, entry.type)
+# line formatting (as prometheus_client writes it) ----------------------------------------------
+def escape_label_value(value: str) -> str:
+    """A label value escaped for both formats: backslash, double quote, newline."""
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
 
 
-class _Families(Collector):
-    """Yields families built once, so both formats render the same data."""
+def label_string(labels: Mapping[str, str]) -> str:
+    """``{name="value",...}`` with the names sorted, or "" without labels."""
+    if not labels:
+        return ""
+    pairs = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in sorted(labels.items()))
+    return "{" + pairs + "}"
 
-    def __init__(self, families: list[Metric]) -> None:
-        self._families = families
 
-    def describe(self) -> Iterable[Metric]:
-        return ()
+def _line(name: str, labels: Mapping[str, str], value: float) -> str:
+    return f"{name}{label_string(labels)} {floatToGoString(value)}\n"
 
-    def collect(self) -> Iterable[Metric]:
-        return iter(self._families)
+
+@dataclass(frozen=True)
+class FamilyHeader:
+    """The HELP and TYPE lines of one metric family in both formats."""
+
+    key: str  # the sample name of raw metrics and the catalogue name of self-metrics
+    text: bytes
+    openmetrics: bytes
+
+
+def family_header(
+    text_name: str, om_name: str, text_type: str, om_type: str, doc: str
+) -> FamilyHeader:
+    """The headers of a family named and typed as each format wants, with ``doc`` escaped."""
+    text_doc = doc.replace("\\", r"\\").replace("\n", r"\n")
+    om_doc = text_doc.replace('"', r"\"")
+    return FamilyHeader(
+        text_name,
+        f"# HELP {text_name} {text_doc}\n# TYPE {text_name} {text_type}\n".encode(),
+        f"# HELP {om_name} {om_doc}\n# TYPE {om_name} {om_type}\n".encode(),
+    )
+
+
+#: Every family in exposition order: raw metrics in catalogue order, then the self-metrics.
+FAMILIES: tuple[FamilyHeader, ...] = (
+    *(
+        family_header(m.exported_name, m.exported_name, "gauge", "gauge", raw_help(m))
+        for m in vocabulary.METRICS
+    ),
+    *(
+        family_header(m.name, m.family_name, m.text_type, m.type, m.description)
+        for m in SELF_METRICS
+    ),
+)
+FAMILY_INDEX: dict[str, int] = {f.key: i for i, f in enumerate(FAMILIES)}
+_RAW = {m.name: (FAMILY_INDEX[m.exported_name], m.exported_name) for m in vocabulary.METRICS}
+_OM_EOF = b"# EOF\n"
+
+
+class _AccountLabels:
+    """The label strings of one account's series, built once per account render.
+
+    Extra labels of a series (``window``, dimensions, ``reason``) are merged into the sorted
+    account labels through a format template per set of extra names; the label string of each
+    distinct window and dimensions is built once.
+    """
+
+    def __init__(self, status: AccountStatus) -> None:
+        labels = account_labels(status)
+        self.names = frozenset(labels)
+        self._pairs = sorted((k, f'{k}="{escape_label_value(v)}"') for k, v in labels.items())
+        self.plain = "{" + ",".join(pair for _, pair in self._pairs) + "}"
+        self._templates: dict[tuple[str, ...], str] = {}
+        self._of_sample: dict[object, str] = {}
+
+    def of_sample(self, window: str | None, dims: Mapping[str, str]) -> str:
+        """The label string of a raw sample with this window and these dimensions."""
+        key = (window, *dims.items()) if dims else window
+        labels = self._of_sample.get(key)
+        if labels is None:
+            extra: dict[str, str] = {}
+            if window is not None:
+                extra["window"] = str(window)
+            for dim, value in dims.items():
+                if dim not in self.names and dim not in extra:
+                    extra[dim] = str(value)
+            labels = self._of_sample[key] = self.with_extra(extra)
+        return labels
+
+    def with_extra(self, extra: Mapping[str, str]) -> str:
+        """The label string with ``extra`` labels (whose names the account does not use)."""
+        if not extra:
+            return self.plain
+        names = tuple(sorted(extra))
+        template = self._templates.get(names)
+        if template is None:
+            template = self._templates[names] = self._template(names)
+        return template.format(*[escape_label_value(extra[n]) for n in names])
+
+    def _template(self, names: tuple[str, ...]) -> str:
+        parts = [(k, pair.replace("{", "{{").replace("}", "}}")) for k, pair in self._pairs]
+        parts += [(n, n + '="{}"') for n in names]
+        parts.sort()
+        return "{{" + ",".join(pair for _, pair in parts) + "}}"
+
+
+# one account -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AccountData:
+    """What the worker renders of one account: a copy of its status and its latest samples."""
+
+    status: AccountStatus
+    samples: tuple[Sample, ...]
+
+
+def copy_account(runtime: Runtime, account_id: str) -> AccountData | None:
+    """A copy of the account's state safe to render in a thread, or None if it is gone."""
+    status = runtime.accounts.get(account_id)
+    if status is None:
+        return None
+    copy = dataclasses.replace(
+        status, labels=dict(status.labels), failures=Counter(status.failures)
+    )
+    return AccountData(copy, tuple(runtime.latest.get(account_id, {}).values()))
+
+
+_I = FAMILY_INDEX
+
+
+def render_account(data: AccountData) -> dict[int, list[str]]:
+    """The sample lines of one account by family index (families without lines are absent)."""
+    status = data.status
+    labels = _AccountLabels(status)
+    own = labels.plain
+    out: dict[int, list[str]] = {}
+
+    def add(name: str, value: float) -> None:
+        out.setdefault(_I[name], []).append(f"{name}{own} {floatToGoString(value)}\n")
+
+    for sample in data.samples:
+        raw = _RAW.get(sample.metric)
+        if raw is None:
+            continue  # the scheduler drops these; never export an undocumented name
+        index, name = raw
+        label_text = labels.of_sample(sample.window, sample.dims)
+        out.setdefault(index, []).append(f"{name}{label_text} {floatToGoString(sample.value)}\n")
+
+    if status.state != "pending":
+        add("kpiwatch_up", 1.0 if status.up else 0.0)
+    if status.last_success is not None:
+        add("kpiwatch_last_success_timestamp_seconds", status.last_success)
+        add("kpiwatch_last_collect_samples", status.last_sample_count)
+    if status.last_duration is not None:
+        add("kpiwatch_last_collect_duration_seconds", status.last_duration)
+    add("kpiwatch_consecutive_failures", status.consecutive_failures)
+    add("kpiwatch_collect_in_progress", 1.0 if status.running else 0.0)
+    if status.next_poll is not None:
+        add("kpiwatch_next_poll_timestamp_seconds", status.next_poll)
+    add("kpiwatch_polls_total", status.polls)
+    failures = "kpiwatch_collect_failures_total"
+    for reason, count in sorted(status.failures.items()):
+        if count > 0:
+            line = f"{failures}{labels.with_extra({'reason': reason})} {floatToGoString(count)}\n"
+            out.setdefault(_I[failures], []).append(line)
+    add("kpiwatch_skipped_polls_total", status.skipped)
+    add("kpiwatch_invalid_samples_total", status.invalid_samples)
+    return out
+
+
+# global families -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class GlobalState:
+    """The state not tied to one account, copied on the loop for every render."""
+
+    durations: Mapping[str, tuple[tuple[int, ...], int, float]]  # buckets, count, sum
+    reload: ReloadStatus
+    shard_index: int
+    shard_count: int
+    config_loaded: bool
+    started_at: float
+    build_info: Mapping[str, str]
+    previous_duration: float | None
+
+    @classmethod
+    def of(
+        cls, runtime: Runtime, build_info: Mapping[str, str], previous: RenderStats | None
+    ) -> GlobalState:
+        return cls(
+            durations={
+                p: (tuple(h.buckets), h.count, h.total) for p, h in runtime.durations.items()
+            },
+            reload=ReloadStatus(**vars(runtime.reload)),
+            shard_index=runtime.shard_index,
+            shard_count=runtime.shard_count,
+            config_loaded=runtime.config_loaded,
+            started_at=runtime.started_at,
+            build_info=dict(build_info),
+            previous_duration=previous.duration_seconds if previous else None,
+        )
+
+
+def render_globals(
+    state: GlobalState, accounts: Mapping[str, int], pending: Mapping[str, int], lines: int
+) -> tuple[dict[int, tuple[bytes]], int]:
+    """The lines of the families not tied to one account by family index, and the series count.
+
+    ``accounts`` and ``pending`` count the rendered accounts (and those not polled yet) by
+    platform; ``lines`` counts the accounts' sample lines.
+    """
+    out: dict[int, list[str]] = {}
+
+    def add(name: str, labels: Mapping[str, str], value: float, sample: str = "") -> None:
+        out.setdefault(_I[name], []).append(_line(sample or name, labels, value))
+
+    histogram = "kpiwatch_collect_duration_seconds"
+    empty = ((0,) * len(DURATION_BUCKETS), 0, 0.0)
+    for platform in sorted(set(accounts) | set(state.durations)):
+        buckets, count, total = state.durations.get(platform, empty)
+        for bound, cumulative in zip(DURATION_BUCKETS, buckets, strict=True):
+            le = floatToGoString(bound)
+            add(histogram, {"platform": platform, "le": le}, cumulative, histogram + "_bucket")
+        add(histogram, {"platform": platform, "le": "+Inf"}, count, histogram + "_bucket")
+        add(histogram, {"platform": platform}, count, histogram + "_count")
+        add(histogram, {"platform": platform}, total, histogram + "_sum")
+    for platform in sorted(accounts):
+        add("kpiwatch_accounts", {"platform": platform}, accounts[platform])
+        add("kpiwatch_accounts_pending", {"platform": platform}, pending.get(platform, 0))
+    ready = state.config_loaded and not any(pending.values())
+    reload = state.reload
+    add("kpiwatch_build_info", state.build_info, 1.0)
+    add("kpiwatch_ready", {}, 1.0 if ready else 0.0)
+    add("kpiwatch_start_time_seconds", {}, state.started_at)
+    add("kpiwatch_shard_ordinal", {}, state.shard_index)
+    add("kpiwatch_total_shards", {}, state.shard_count)
+    add("kpiwatch_config_last_reload_successful", {}, 1.0 if reload.last_successful else 0.0)
+    add("kpiwatch_config_last_reload_success_timestamp_seconds", {}, reload.last_success_time)
+    add("kpiwatch_config_reloads_total", {"result": "success"}, reload.successes)
+    add("kpiwatch_config_reloads_total", {"result": "failure"}, reload.failures)
+    if state.previous_duration is not None:
+        add("kpiwatch_exposition_render_duration_seconds", {}, state.previous_duration)
+    total = lines + sum(len(family) for family in out.values()) + 1  # this series included
+    add("kpiwatch_exposition_series", {}, total)
+    return {index: ("".join(family).encode(),) for index, family in out.items()}, total
+
+
+# the fragment store ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _AccountEntry:
+    platform: str
+    pending: bool
+    block: int
+    families: frozenset[int]
+    lines: int
+
+
+@dataclass(frozen=True)
+class AccountRenderError:
+    """An account whose lines could not be rendered; its previous lines are kept."""
+
+    account_id: str
+    error: str
+
+
+#: The non-empty families of one render: family index and the family's lines, in chunks of
+#: bytes that are never changed once made.
+Sections = tuple[tuple[int, tuple[bytes, ...]], ...]
 
 
 @dataclass
-class _Rendition:
-    """One render: its registry and the body variants produced from it so far."""
+class StoreRender:
+    """What :meth:`FragmentStore.render` returns."""
 
-    stats: RenderStats
-    registry: CollectorRegistry
-    variants: dict[Variant, bytes]
-    pending: dict[Variant, asyncio.Future[bytes]] = field(default_factory=dict)
+    sections: Sections
+    series: int
+    accounts_rendered: int
+    errors: list[AccountRenderError]
 
 
-def render(
-    snapshot: RuntimeSnapshot,
-    build_info: Mapping[str, str],
-    previous: RenderStats | None,
-    version: int,
-    wanted: Iterable[Variant] = (("text", False),),
-) -> tuple[RenderStats, CollectorRegistry, dict[Variant, bytes]]:
-    """Build the families of ``snapshot`` and the ``wanted`` bodies (blocking; use a thread)."""
-    started = time.perf_counter()
-    families = list(KpiwatchCollector(snapshot, build_info, previous).collect())
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Families(families))
-    variants: dict[Variant, bytes] = {}
-    for fmt, compressed in sorted(set(wanted) or {("text", False)}, key=_variant_order):
-        plain = variants.get((fmt, False))
-        if plain is None:
-            plain = variants[(fmt, False)] = _produce(registry, fmt)
-        if compressed:
-            variants[(fmt, True)] = _gzip(plain)
-    plain_body = variants.get(("text", False)) or variants[("openmetrics", False)]
-    stats = RenderStats(
-        version=version,
-        duration_seconds=time.perf_counter() - started,
-        series=sum(len(f.samples) for f in families),
-        body_bytes=len(plain_body),
-        finished_at=time.time(),
-        variants=tuple(_variant_name(v) for v in sorted(variants, key=_variant_order)),
-    )
-    return stats, registry, variants
+class FragmentStore:
+    """Each account's sample lines by family, joined per block of accounts.
+
+    An account's lines of one family are one fragment of bytes. Accounts are numbered in the
+    order they are first rendered and grouped into blocks of :data:`BLOCK_ACCOUNTS`; each
+    family keeps every block's fragments joined, so a render joins again only the blocks
+    whose accounts changed, and a body joins a few chunks per family.
+
+    Lives in worker threads, one at a time (its lock serialises them); the loop never reads it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        families = range(len(FAMILIES))
+        self._fragments: list[dict[int, dict[str, bytes]]] = [{} for _ in families]
+        self._blocks: list[dict[int, bytes]] = [{} for _ in families]
+        self._chunks: list[tuple[bytes, ...]] = [() for _ in families]
+        self._accounts: dict[str, _AccountEntry] = {}
+        self._numbered = 0
+        self._platforms: Counter[str] = Counter()
+        self._pending: Counter[str] = Counter()
+        self._lines = 0
+
+    def render(
+        self, changes: Mapping[str, AccountData | None], full: bool, state: GlobalState
+    ) -> StoreRender:
+        """Apply ``changes`` (None: the account is gone) and return the families' lines.
+
+        ``full`` drops the accounts that ``changes`` does not name.
+        """
+        with self._lock:
+            touched: set[tuple[int, int]] = set()  # family index, block
+            errors: list[AccountRenderError] = []
+            if full:
+                for account_id in self._accounts.keys() - changes.keys():
+                    self._drop(account_id, touched)
+            for account_id, data in changes.items():
+                if data is None:
+                    self._drop(account_id, touched)
+                    continue
+                try:
+                    lines = render_account(data)
+                except Exception as exc:  # a bad value of one account must not stop the rest
+                    errors.append(AccountRenderError(account_id, f"{type(exc).__name__}: {exc}"))
+                    continue
+                self._put(account_id, data.status, lines, touched)
+            self._join(touched)
+            globals_, series = render_globals(state, self._platforms, self._pending, self._lines)
+            sections = tuple(
+                (index, chunks)
+                for index in range(len(FAMILIES))
+                if (chunks := globals_.get(index) or self._chunks[index])
+            )
+            return StoreRender(sections, series, len(changes), errors)
+
+    def _put(
+        self,
+        account_id: str,
+        status: AccountStatus,
+        lines: dict[int, list[str]],
+        touched: set[tuple[int, int]],
+    ) -> None:
+        old = self._accounts.get(account_id)
+        if old is None:
+            block = self._numbered // BLOCK_ACCOUNTS
+            self._numbered += 1
+        else:
+            block = old.block
+            self._forget_counts(old)
+            for index in old.families - lines.keys():
+                del self._fragments[index][block][account_id]
+                touched.add((index, block))
+        for index, family in lines.items():
+            fragments = self._fragments[index].setdefault(block, {})
+            fragments[account_id] = "".join(family).encode()
+            touched.add((index, block))
+        entry = _AccountEntry(
+            status.platform,
+            status.state == "pending",
+            block,
+            frozenset(lines),
+            sum(len(family) for family in lines.values()),
+        )
+        self._accounts[account_id] = entry
+        self._platforms[entry.platform] += 1
+        self._pending[entry.platform] += entry.pending
+        self._lines += entry.lines
+
+    def _drop(self, account_id: str, touched: set[tuple[int, int]]) -> None:
+        old = self._accounts.pop(account_id, None)
+        if old is None:
+            return
+        self._forget_counts(old)
+        for index in old.families:
+            del self._fragments[index][old.block][account_id]
+            touched.add((index, old.block))
+
+    def _forget_counts(self, entry: _AccountEntry) -> None:
+        self._lines -= entry.lines
+        self._platforms[entry.platform] -= 1
+        self._pending[entry.platform] -= entry.pending
+        if self._platforms[entry.platform] == 0:
+            del self._platforms[entry.platform]
+            del self._pending[entry.platform]
+
+    def _join(self, touched: set[tuple[int, int]]) -> None:
+        """Join the touched blocks again and list the chunks of the touched families."""
+        families: set[int] = set()
+        for index, block in touched:
+            families.add(index)
+            fragments = self._fragments[index].get(block)
+            if fragments:
+                self._blocks[index][block] = b"".join(fragments.values())
+            else:
+                self._fragments[index].pop(block, None)
+                self._blocks[index].pop(block, None)
+        for index in families:
+            blocks = self._blocks[index]
+            self._chunks[index] = tuple(blocks[block] for block in sorted(blocks))
+
+
+# bodies ----------------------------------------------------------------------------------------
+def assemble(sections: Sections, fmt: Format) -> bytes:
+    """The body of ``fmt``: each family's header followed by its lines."""
+    openmetrics = fmt == "openmetrics"
+    parts: list[bytes] = []
+    for index, fragments in sections:
+        header = FAMILIES[index]
+        parts.append(header.openmetrics if openmetrics else header.text)
+        parts.extend(fragments)
+    if openmetrics:
+        parts.append(_OM_EOF)
+    return b"".join(parts)
+
+
+def _gzip(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
 
 
 def _variant_order(variant: Variant) -> tuple[int, bool]:
@@ -305,22 +515,35 @@ def _variant_name(variant: Variant) -> str:
     return variant[0] + ("+gzip" if variant[1] else "")
 
 
-def _produce(registry: CollectorRegistry, fmt: Format) -> bytes:
-    if fmt == "openmetrics":
-        return openmetrics.generate_latest(registry)
-    return generate_latest(registry)
+def produce_variants(sections: Sections, wanted: Iterable[Variant]) -> dict[Variant, bytes]:
+    """The ``wanted`` bodies (blocking; use a thread)."""
+    variants: dict[Variant, bytes] = {}
+    for fmt, compressed in sorted(set(wanted) or {("text", False)}, key=_variant_order):
+        plain = variants.get((fmt, False))
+        if plain is None:
+            plain = variants[(fmt, False)] = assemble(sections, fmt)
+        if compressed:
+            variants[(fmt, True)] = _gzip(plain)
+    return variants
 
 
-def _gzip(body: bytes) -> bytes:
-    return gzip.compress(body, compresslevel=6, mtime=0)
+@dataclass
+class _Rendition:
+    """One render: its families' lines and the body variants produced from them so far."""
+
+    stats: RenderStats
+    sections: Sections
+    variants: dict[Variant, bytes]
+    pending: dict[Variant, asyncio.Future[bytes]] = field(default_factory=dict)
 
 
 class ExpositionCache:
     """Keeps the rendered /metrics bodies of the latest runtime state.
 
-    Runtime changes only set a flag; :meth:`run` renders after a change, then rests for
-    ``min_interval`` seconds or the render's own duration, whichever is longer, so bursts of
-    changes coalesce into few renders and rendering takes at most half of one CPU.
+    A runtime change only records the account it names and wakes :meth:`run`, which renders,
+    then rests for ``min_interval`` seconds or the render's own duration, whichever is longer,
+    so bursts of changes coalesce into few renders and rendering takes at most half of one CPU.
+    A render re-renders only the accounts that changed since the previous one.
 
     A render produces the body variants (format, gzip) that were requested since the previous
     render, so scrapers never wait for one; another variant is produced on its first request.
@@ -335,13 +558,20 @@ class ExpositionCache:
         self.runtime = runtime
         self.min_interval = min_interval
         self.build_info = dict(build_info) if build_info is not None else default_build_info()
-        self._dirty = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._changed: set[str] = set()
+        self._store = FragmentStore()
         self._lock = asyncio.Lock()
         self._current: _Rendition | None = None
         self._task: asyncio.Task[None] | None = None
         self._wanted: frozenset[Variant] = frozenset({("text", False)})
         self._requested: set[Variant] = set()
-        runtime.subscribe(self._dirty.set)
+        runtime.subscribe(self._on_change)
+
+    def _on_change(self, account_id: str | None) -> None:
+        if account_id is not None:
+            self._changed.add(account_id)
+        self._wake.set()  # the global state is copied on every render
 
     @property
     def version(self) -> int:
@@ -359,13 +589,13 @@ class ExpositionCache:
         return self._task
 
     async def run(self) -> None:
-        """Render once, then after every (coalesced) change, until cancelled."""
+        """Render everything once, then the changes after every (coalesced) change."""
         self._task = asyncio.current_task()
         if self._current is None:
-            await self._render_logged()
+            await self._render_logged(full=True)
         while True:
-            await self._dirty.wait()
-            await self._render_logged()
+            await self._wake.wait()
+            await self._render_logged(full=False)
             # a render as long as the interval would keep a CPU busy; rest at least as long
             took = self.last_render.duration_seconds if self.last_render else 0.0
             await asyncio.sleep(max(self.min_interval, took))
@@ -378,21 +608,73 @@ class ExpositionCache:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def render_now(self) -> RenderStats:
-        """Render the current runtime state now (serialised with the loop's renders)."""
+    async def render_now(self, *, full: bool = True) -> RenderStats:
+        """Render now (serialised with the loop's renders).
+
+        ``full`` re-renders every account, which also picks up changes the runtime was not told
+        of; otherwise only the accounts reported changed since the previous render are.
+        """
         async with self._lock:
-            self._dirty.clear()
-            snapshot = self.runtime.snapshot()
-            previous = self.last_render
-            version = self.version + 1
-            if self._requested:
-                self._wanted = frozenset(self._requested)
-                self._requested.clear()
-            stats, registry, variants = await asyncio.to_thread(
-                render, snapshot, self.build_info, previous, version, self._wanted
+            self._wake.clear()
+            changed, self._changed = self._changed, set()
+            try:
+                result, variants, seconds = await self._render(changed, full)
+            except BaseException:
+                self._changed |= changed  # retried by the next render
+                raise
+            for error in result.errors:
+                get_logger(component="exposition").warning(
+                    "account not rendered; its previous series stay",
+                    account=error.account_id,
+                    error=error.error,
+                )
+            plain = variants.get(("text", False)) or variants[("openmetrics", False)]
+            stats = RenderStats(
+                version=self.version + 1,
+                duration_seconds=seconds,
+                series=result.series,
+                body_bytes=len(plain),
+                finished_at=time.time(),
+                variants=tuple(_variant_name(v) for v in sorted(variants, key=_variant_order)),
+                accounts_rendered=result.accounts_rendered,
             )
-            self._current = _Rendition(stats, registry, variants)
+            self._current = _Rendition(stats, result.sections, variants)
             return stats
+
+    async def _render(
+        self, changed: set[str], full: bool
+    ) -> tuple[StoreRender, dict[Variant, bytes], float]:
+        """Copy the changed accounts (all if ``full``) and render them in a worker thread.
+
+        Also returns the seconds copying and rendering took, without the loop's other work
+        between two batches of copies.
+        """
+        accounts = self.runtime.accounts
+        ids = [*accounts, *(a for a in changed if a not in accounts)] if full else changed
+        changes: dict[str, AccountData | None] = {}
+        copying = 0.0
+        started = time.perf_counter()
+        for count, account_id in enumerate(ids, 1):
+            changes[account_id] = copy_account(self.runtime, account_id)
+            if count % COPY_BATCH == 0:
+                copying += time.perf_counter() - started
+                await asyncio.sleep(0)  # changes meanwhile are recorded for the next render
+                started = time.perf_counter()
+        state = GlobalState.of(self.runtime, self.build_info, self.last_render)
+        if self._requested:
+            self._wanted = frozenset(self._requested)
+            self._requested.clear()
+        wanted = self._wanted
+        copying += time.perf_counter() - started
+
+        def work() -> tuple[StoreRender, dict[Variant, bytes], float]:
+            began = time.perf_counter()
+            result = self._store.render(changes, full, state)
+            variants = produce_variants(result.sections, wanted)
+            return result, variants, time.perf_counter() - began
+
+        result, variants, rendering = await asyncio.to_thread(work)
+        return result, variants, copying + rendering
 
     async def get(self, fmt: Format = "text", gzip: bool = False) -> bytes:
         """The body of the latest render in ``fmt``, gzip-compressed if asked."""
@@ -416,7 +698,7 @@ class ExpositionCache:
             if compressed:
                 job = asyncio.ensure_future(asyncio.to_thread(_gzip, plain))
             else:
-                job = asyncio.ensure_future(asyncio.to_thread(_produce, rendition.registry, fmt))
+                job = asyncio.ensure_future(asyncio.to_thread(assemble, rendition.sections, fmt))
             rendition.pending[key] = job
         try:
             body = await asyncio.shield(job)
@@ -426,9 +708,9 @@ class ExpositionCache:
         rendition.variants[key] = body
         return body
 
-    async def _render_logged(self) -> None:
+    async def _render_logged(self, full: bool) -> None:
         try:
-            stats = await self.render_now()
+            stats = await self.render_now(full=full)
         except Exception:
             get_logger(component="exposition").exception("exposition render failed")
         else:
@@ -436,5 +718,6 @@ class ExpositionCache:
                 "exposition rendered",
                 version=stats.version,
                 series=stats.series,
+                accounts_rendered=stats.accounts_rendered,
                 seconds=round(stats.duration_seconds, 4),
             )

@@ -1,24 +1,34 @@
-"""The exposition renders the runtime off the loop, correctly labelled, and promtool-clean."""
+"""The exposition renders the runtime off the loop and incrementally, as prometheus_client would."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
+import io
+import json
 import shutil
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
+from prometheus_client.exposition import generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics import exposition as openmetrics_exposition
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
+from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.utils import floatToGoString
 
 from kpiwatch import vocabulary
-from kpiwatch.exposition import ExpositionCache
+from kpiwatch.exposition import ExpositionCache, account_labels, family_header, raw_help
+from kpiwatch.logging import configure_logging
 from kpiwatch.platform import Sample
-from kpiwatch.runtime import AccountStatus, DurationHistogram, Runtime
+from kpiwatch.runtime import DURATION_BUCKETS, AccountStatus, DurationHistogram, Runtime
+from kpiwatch.selfmetrics import SELF_METRICS, SelfMetric
 from kpiwatch.vocabulary import Kind
 
 NASTY = 'ac"me \\ corp\nline two'  # a quote, a backslash and a newline
@@ -328,7 +338,7 @@ async def test_a_burst_of_changes_coalesces_into_few_renders():
 async def test_rendering_runs_off_the_event_loop():
     """A big render must leave the loop responsive: a ticker sees no gap as long as it."""
     runtime = Runtime()
-    for a in range(1500):
+    for a in range(4000):
         runtime.add_account(AccountStatus(f"acct-{a}", "demo", {"brand": f"b{a % 7}"}))
         runtime.store_samples(
             f"acct-{a}",
@@ -382,3 +392,384 @@ async def test_promtool_check_metrics_reports_nothing():
         ["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+
+    # a body assembled from an incremental render is as clean
+    runtime.store_samples("rival-demo", [Sample("followers", 881)])
+    runtime.accounts["rival-demo"].labels = {"brand": "rival", "region": "emea"}
+    runtime.changed("rival-demo")
+    runtime.remove_account("fresh-mastodon")
+    stats = await cache.render_now(full=False)
+    assert stats.accounts_rendered == 2
+    body = await cache.get()
+    assert b'region="emea"' in body and b"fresh-mastodon" not in body
+    result = subprocess.run(
+        ["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+
+
+# prometheus_client as the reference ----------------------------------------------------------
+PER_ACCOUNT = {  # self-metric name: the value of one account's series, None for no series
+    "kpiwatch_up": lambda s: None if s.state == "pending" else float(s.up),
+    "kpiwatch_last_success_timestamp_seconds": lambda s: s.last_success,
+    "kpiwatch_last_collect_duration_seconds": lambda s: s.last_duration,
+    "kpiwatch_last_collect_samples": lambda s: (
+        None if s.last_success is None else s.last_sample_count
+    ),
+    "kpiwatch_consecutive_failures": lambda s: s.consecutive_failures,
+    "kpiwatch_collect_in_progress": lambda s: float(s.running),
+    "kpiwatch_next_poll_timestamp_seconds": lambda s: s.next_poll,
+    "kpiwatch_polls_total": lambda s: s.polls,
+    "kpiwatch_skipped_polls_total": lambda s: s.skipped,
+    "kpiwatch_invalid_samples_total": lambda s: s.invalid_samples,
+}
+
+
+def reference_registry(
+    runtime: Runtime, build_info: dict[str, str], previous_duration: float | None
+) -> CollectorRegistry:
+    """The families of ``runtime`` as prometheus_client Metric objects, in a registry.
+
+    Written from docs/metrics.md, independently of the renderer under test.
+    """
+    families: list[Metric] = []
+    accounts = list(runtime.accounts.values())
+    labels_of = {s.account_id: account_labels(s) for s in accounts}
+    for metric in vocabulary.METRICS:
+        family = Metric(metric.exported_name, raw_help(metric), "gauge")
+        for status in accounts:
+            for sample in runtime.latest[status.account_id].values():
+                if sample.metric != metric.name:
+                    continue
+                labels = dict(labels_of[status.account_id])
+                if sample.window is not None:
+                    labels["window"] = sample.window
+                for dim, value in sample.dims.items():
+                    labels.setdefault(dim, value)
+                family.add_sample(metric.exported_name, labels, float(sample.value))
+        families.append(family)
+    platforms = Counter(s.platform for s in accounts)
+    pending = Counter(s.platform for s in accounts if s.state == "pending")
+    for entry in SELF_METRICS:
+        family = Metric(entry.family_name, entry.description, entry.type)
+        families.append(family)
+
+        def add(labels: dict[str, str], value: float, suffix: str = "") -> None:
+            family.add_sample(entry.name + suffix, labels, value)  # noqa: B023
+
+        if entry.name in PER_ACCOUNT:
+            for status in accounts:
+                value = PER_ACCOUNT[entry.name](status)
+                if value is not None:
+                    add(labels_of[status.account_id], value)
+        elif entry.name == "kpiwatch_collect_failures_total":
+            for status in accounts:
+                for reason, count in sorted(status.failures.items()):
+                    add({**labels_of[status.account_id], "reason": reason}, count)
+        elif entry.name == "kpiwatch_collect_duration_seconds":
+            for platform in sorted(set(platforms) | set(runtime.durations)):
+                h = runtime.durations.get(platform, DurationHistogram())
+                for bound, count in zip(DURATION_BUCKETS, h.buckets, strict=True):
+                    add({"platform": platform, "le": floatToGoString(bound)}, count, "_bucket")
+                add({"platform": platform, "le": "+Inf"}, h.count, "_bucket")
+                add({"platform": platform}, h.count, "_count")
+                add({"platform": platform}, h.total, "_sum")
+        elif entry.name in ("kpiwatch_accounts", "kpiwatch_accounts_pending"):
+            counts = platforms if entry.name == "kpiwatch_accounts" else pending
+            for platform in sorted(platforms):
+                add({"platform": platform}, counts[platform])
+        elif entry.name == "kpiwatch_config_reloads_total":
+            add({"result": "success"}, runtime.reload.successes)
+            add({"result": "failure"}, runtime.reload.failures)
+        elif entry.name == "kpiwatch_exposition_render_duration_seconds":
+            if previous_duration is not None:
+                add({}, previous_duration)
+        elif entry.name == "kpiwatch_exposition_series":
+            add({}, sum(len(f.samples) for f in families) + 1)
+        else:
+            value = {
+                "kpiwatch_build_info": 1.0,
+                "kpiwatch_ready": float(runtime.ready),
+                "kpiwatch_start_time_seconds": runtime.started_at,
+                "kpiwatch_shard_ordinal": runtime.shard_index,
+                "kpiwatch_total_shards": runtime.shard_count,
+                "kpiwatch_config_last_reload_successful": float(runtime.reload.last_successful),
+                "kpiwatch_config_last_reload_success_timestamp_seconds": (
+                    runtime.reload.last_success_time
+                ),
+            }[entry.name]
+            add(build_info if entry.name == "kpiwatch_build_info" else {}, value)
+
+    class Families(Collector):
+        def collect(self) -> Iterator[Metric]:
+            return iter([f for f in families if f.samples])
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Families())
+    return registry
+
+
+def odd_runtime() -> Runtime:
+    """make_runtime() plus every vocabulary metric and labels and values that need care."""
+    runtime = make_runtime()
+    runtime.store_samples("acme-demo", every_vocabulary_sample())
+    runtime.store_samples(
+        "acme-demo",
+        [Sample("sessions", 3, "7d", {"source": 'news"letter\\', "medium": "e\nmail"})],
+    )
+    runtime.add_account(
+        AccountStatus(
+            "odd-values",
+            "other",
+            {"brand": "{0} ünï 🚀 {}", "team": "a,b=c}"},
+            state="up",
+            last_success=NOW,
+        )
+    )
+    runtime.store_samples(
+        "odd-values",
+        [
+            Sample("followers", 1.5e21),
+            Sample("watch_time", 1e-7, "1d"),
+            Sample("spend", -3, "28d", {"currency": "{1}"}),
+            Sample("posts", 12_345_678),
+        ],
+    )
+    return runtime
+
+
+async def test_bodies_are_what_prometheus_client_writes_for_the_same_families():
+    runtime = odd_runtime()
+    build = {"version": "9.9.9", "python": "3.11.4"}
+    cache = ExpositionCache(runtime, build_info=build)
+    first = await cache.render_now()
+    await cache.render_now()
+    registry = reference_registry(runtime, build, first.duration_seconds)
+    text, om = await cache.get("text"), await cache.get("openmetrics")
+    want_text = generate_latest(registry)
+    want_om = openmetrics_exposition.generate_latest(registry)
+
+    assert list(parse_text(text.decode())) == list(parse_text(want_text.decode()))
+    assert list(parse_openmetrics(om.decode())) == list(parse_openmetrics(want_om.decode()))
+    assert text == want_text
+    assert om == want_om
+
+
+@pytest.mark.parametrize(
+    ("typ", "name"),
+    [("gauge", "x_seconds"), ("counter", "x_total"), ("info", "x_info"), ("histogram", "x")],
+)
+def test_family_headers_escape_help_as_prometheus_client_does(typ, name):
+    doc = 'A "quoted" word, a back\\slash\nand a second line.'
+    entry = SelfMetric(name, typ, "", (), doc)
+    family = Metric(entry.family_name, doc, typ)
+
+    class One(Collector):
+        def collect(self) -> Iterator[Metric]:
+            return iter([family])
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(One())
+    header = family_header(entry.name, entry.family_name, entry.text_type, typ, doc)
+    assert header.text == generate_latest(registry)
+    assert header.openmetrics + b"# EOF\n" == openmetrics_exposition.generate_latest(registry)
+
+
+# incremental renders --------------------------------------------------------------------------
+def many_accounts(n: int) -> Runtime:
+    runtime = Runtime()
+    runtime.config_loaded = True
+    for i in range(n):
+        runtime.add_account(AccountStatus(f"acct-{i:03d}", "demo", {"brand": f"b{i % 3}"}))
+        runtime.store_samples(f"acct-{i:03d}", [Sample("followers", i), Sample("reach", i, "7d")])
+    return runtime
+
+
+async def test_an_incremental_render_renders_only_the_accounts_reported_changed():
+    runtime = many_accounts(50)
+    cache = ExpositionCache(runtime)
+    assert (await cache.render_now()).accounts_rendered == 50
+
+    runtime.store_samples("acct-007", [Sample("followers", 700)])
+    runtime.changed("acct-007")
+    runtime.store_samples("acct-008", [Sample("followers", 800)])  # not reported
+    stats = await cache.render_now(full=False)
+    assert stats.accounts_rendered == 1
+    got = series(await cache.get())
+    followers = {
+        dict(labels)["account"]: value
+        for (name, labels), value in got.items()
+        if name == "kpiwatch_followers"
+    }
+    assert followers["acct-007"] == 700
+    assert followers["acct-008"] == 8  # its old lines: nobody said it changed
+    assert followers["acct-009"] == 9
+    assert len(followers) == 50
+    assert got[key("kpiwatch_exposition_series")] == stats.series == len(got)
+
+    assert (await cache.render_now(full=False)).accounts_rendered == 0
+    del runtime.accounts["acct-049"]  # not reported either
+    full = await cache.render_now()  # a full render picks up what was never reported
+    assert full.accounts_rendered == 49
+    got = series(await cache.get())
+    assert got[key("kpiwatch_followers", platform="demo", account="acct-008", brand="b2")] == 800
+    assert not [k for k in got if ("account", "acct-049") in k[1]]
+    assert got[key("kpiwatch_accounts", platform="demo")] == 49
+
+
+async def test_the_render_loop_renders_the_accounts_changed_meanwhile():
+    runtime = many_accounts(30)
+    cache = ExpositionCache(runtime, min_interval=0.01)
+    cache.start()
+    try:
+        await wait_for(lambda: cache.version >= 1)
+        assert cache.last_render is not None and cache.last_render.accounts_rendered == 30
+        version = cache.version
+        for account in ("acct-003", "acct-004", "acct-003"):
+            runtime.accounts[account].polls += 1
+            runtime.changed(account)
+        await wait_for(lambda: cache.version > version)
+        assert cache.last_render.accounts_rendered == 2
+        got = series(await cache.get())
+        polls = key("kpiwatch_polls_total", platform="demo", account="acct-003", brand="b0")
+        assert got[polls] == 2
+        version = cache.version
+        runtime.reload.failures += 1
+        runtime.changed()  # not tied to an account: no account is rendered again
+        await wait_for(lambda: cache.version > version)
+        assert cache.last_render.accounts_rendered == 0
+        got = series(await cache.get())
+        assert got[key("kpiwatch_config_reloads_total", result="failure")] == 1
+    finally:
+        await cache.stop()
+
+
+async def test_removed_accounts_and_their_platform_disappear():
+    runtime = make_runtime()
+    cache = ExpositionCache(runtime)
+    await cache.render_now()
+    runtime.remove_account("rival-demo")
+    runtime.remove_account("fresh-mastodon")
+    stats = await cache.render_now(full=False)
+    assert stats.accounts_rendered == 2
+    got = series(await cache.get())
+    accounts = {dict(labels).get("account") for _, labels in got}
+    assert "rival-demo" not in accounts and "fresh-mastodon" not in accounts
+    assert got[key("kpiwatch_followers", **ACME)] == 1234
+    assert got[key("kpiwatch_accounts", platform="demo")] == 1
+    assert key("kpiwatch_accounts", platform="mastodon") not in got
+    assert key("kpiwatch_accounts_pending", platform="mastodon") not in got
+    assert got[key("kpiwatch_ready")] == 1  # the only pending account is gone
+    assert got[key("kpiwatch_exposition_series")] == stats.series == len(got)
+
+
+async def test_label_changes_show_after_the_account_is_reported_changed():
+    runtime = make_runtime()
+    cache = ExpositionCache(runtime)
+    await cache.render_now()
+    status = runtime.accounts["acme-demo"]
+    status.labels = {"brand": "acme", "tier": "gold"}
+    status.competitor = True
+    runtime.changed("acme-demo")
+    await cache.render_now(full=False)
+    got = series(await cache.get())
+    renamed = {
+        "platform": "demo",
+        "account": "acme-demo",
+        "brand": "acme",
+        "tier": "gold",
+        "competitor": "true",
+    }
+    assert got[key("kpiwatch_followers", **renamed)] == 1234
+    assert got[key("kpiwatch_impressions", **renamed, window="7d")] == 3100
+    assert got[key("kpiwatch_collect_failures_total", **renamed, reason="rate_limited")] == 2
+    acme = [labels for _, labels in got if ("account", "acme-demo") in labels]
+    assert acme and all(("tier", "gold") in labels for labels in acme)
+
+
+async def test_a_first_poll_makes_the_exposition_ready():
+    runtime = make_runtime()
+    cache = ExpositionCache(runtime)
+    await cache.render_now()
+    fresh = runtime.accounts["fresh-mastodon"]
+    fresh.state, fresh.running, fresh.polls = "up", False, 1
+    runtime.changed("fresh-mastodon")
+    await cache.render_now(full=False)
+    got = series(await cache.get())
+    assert got[key("kpiwatch_ready")] == 1
+    assert got[key("kpiwatch_accounts_pending", platform="mastodon")] == 0
+    assert got[key("kpiwatch_up", **FRESH)] == 1
+
+
+async def test_incremental_renders_end_where_a_render_from_scratch_does():
+    runtime = odd_runtime()
+    for i in range(70):  # lines are joined per block of accounts: several blocks
+        runtime.add_account(AccountStatus(f"extra-{i}", "demo", {}, state="up"))
+        runtime.store_samples(f"extra-{i}", [Sample("followers", i), Sample("reach", i, "1d")])
+    cache = ExpositionCache(runtime)
+    await cache.render_now()
+    runtime.remove_account("extra-40")
+    runtime.store_samples("extra-65", [Sample("reach", 1, "7d")])
+    runtime.changed("extra-65")
+    runtime.accounts["extra-10"].state = "down"
+    runtime.changed("extra-10")
+    runtime.store_samples("acme-demo", [Sample("followers", 1300), Sample("reach", 9, "90d")])
+    runtime.changed("acme-demo")
+    runtime.remove_account("rival-demo")
+    await cache.render_now(full=False)
+    runtime.add_account(AccountStatus("rival-demo", "demo", {"brand": "rival2"}))
+    runtime.store_samples("rival-demo", [Sample("followers", 5)])
+    runtime.accounts["odd-values"].failures["timeout"] += 1
+    runtime.accounts["odd-values"].labels = {}
+    runtime.changed("odd-values")
+    runtime.remove_account("fresh-mastodon")
+    runtime.add_account(AccountStatus("new-one", "third", {}))
+    runtime.durations_for("third").observe(0.2)
+    await cache.render_now(full=False)
+
+    scratch = ExpositionCache(runtime)
+    await scratch.render_now()
+    for fmt, parse in (("text", parse_text), ("openmetrics", parse_openmetrics)):
+        mine, fresh = [
+            sorted_families(parse((await c.get(fmt)).decode())) for c in (cache, scratch)
+        ]
+        assert mine == fresh
+    got = series(await cache.get())
+    assert got[key("kpiwatch_exposition_series")] == len(got)
+
+
+EXPOSITION_FAMILIES = ("kpiwatch_exposition_render_duration_seconds", "kpiwatch_exposition_series")
+
+
+def sorted_families(families) -> list[tuple]:
+    """Families with their samples in a fixed order, without the exposition's own figures."""
+    return [
+        (f.name, f.type, f.documentation, sorted(f.samples, key=repr))
+        for f in families
+        if f.name not in EXPOSITION_FAMILIES
+    ]
+
+
+async def test_an_account_that_cannot_be_rendered_keeps_its_lines_and_spares_the_others():
+    out = io.StringIO()
+    configure_logging("warning", "json", out)
+    try:
+        runtime = make_runtime()
+        cache = ExpositionCache(runtime)
+        await cache.render_now()
+        runtime.store_samples("rival-demo", [Sample("followers", "many")])  # type: ignore[arg-type]
+        runtime.store_samples("acme-demo", [Sample("followers", 1300)])
+        runtime.changed("rival-demo")
+        runtime.changed("acme-demo")
+        stats = await cache.render_now(full=False)
+    finally:
+        configure_logging("warning", "json", io.StringIO())
+    got = series(await cache.get())
+    assert got[key("kpiwatch_followers", **RIVAL)] == 880
+    assert got[key("kpiwatch_followers", **ACME)] == 1300
+    assert got[key("kpiwatch_exposition_series")] == stats.series == len(got)
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(e["event"], e["account"]) for e in events] == [
+        ("account not rendered; its previous series stay", "rival-demo")
+    ]
+    assert "many" in events[0]["error"]
