@@ -151,6 +151,10 @@ def whole_daemon(accounts: int, interval: float, seconds: float, windows: int) -
                 after, cpu_after = _scrape(port), _cpu_seconds(proc.pid)
                 polls = after["polls"] - before["polls"]
                 cpu = cpu_after - cpu_before
+                if polls <= 0:
+                    print(f"  window: no polls finished ({cpu:.2f} CPU s); /metrics stale?")
+                    before, cpu_before = after, cpu_after
+                    continue
                 results.append(cpu / polls * 1000)
                 print(
                     f"  window: {polls:.0f} polls, {cpu:.2f} CPU s, "
@@ -159,6 +163,8 @@ def whole_daemon(accounts: int, interval: float, seconds: float, windows: int) -
                     f"{after.get('kpiwatch_exposition_render_duration_seconds', 0):.2f}s"
                 )
                 before, cpu_before = after, cpu_after
+            if not results:
+                raise SystemExit("no window finished a poll")
             print(
                 f"  median: {statistics.median(results):.3f} CPU s per 1,000 polls; "
                 f"daemon RSS {_rss_mib(proc.pid):.0f} MiB"

@@ -23,6 +23,7 @@ class AccountPlan:
     jitter: float
     backoff_initial: timedelta
     backoff_max: timedelta
+    startup_spread: timedelta
     max_concurrency: int
 
     @classmethod
@@ -45,5 +46,6 @@ class AccountPlan:
             jitter=d.jitter if account.jitter is None else account.jitter,
             backoff_initial=d.backoff_initial,
             backoff_max=d.backoff_max,
+            startup_spread=d.startup_spread,
             max_concurrency=limit,
         )

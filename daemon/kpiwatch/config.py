@@ -97,6 +97,9 @@ class PollDefaults(Strict):
     jitter: float = Field(0.1, ge=0, le=1, description="Fraction of the interval, 0 to 1.")
     backoff_initial: Duration = timedelta(seconds=30)
     backoff_max: Duration = timedelta(hours=1)
+    startup_spread: Duration = Field(
+        timedelta(seconds=10), description="First polls after start-up spread over this long."
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PollDefaults:

@@ -35,6 +35,11 @@ def in_shard(account_id: str, index: int, count: int) -> bool:
     return zlib.crc32(account_id.encode("utf-8")) % count == index
 
 
+def phase_fraction(account_id: str) -> float:
+    """A stable number in [0, 1) for ``account_id``: where in its interval it polls."""
+    return zlib.crc32(f"phase:{account_id}".encode()) / 2**32
+
+
 def _next_tick(nominal: float, interval: float, *, after: float) -> float:
     """The first tick ``nominal + k * interval`` (k >= 1) later than ``after``."""
     k = max(1, math.floor((after - nominal) / interval) + 1)
@@ -82,8 +87,13 @@ class AccountPoller:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         interval = self.plan.interval.total_seconds()
-        nominal = loop.time()  # the first poll is due at once
-        due = nominal
+        # Each account has a stable phase in its interval, so polls spread evenly over it; the
+        # first poll comes within the start-up spread. `nominal` is the tick a poll is for; for
+        # the first poll it is the (virtual) tick before the account's first phase tick.
+        phase = phase_fraction(self.plan.account.id)
+        start = loop.time()
+        due = start + phase * min(interval, self.plan.startup_spread.total_seconds())
+        nominal = start + phase * interval - interval
         while True:
             self._set_next_poll(due, loop)
             await asyncio.sleep(max(0.0, due - loop.time()))
@@ -127,6 +137,7 @@ class AccountPoller:
         async with self.semaphore:
             status.running = True
             status.last_attempt = time.time()
+            self.runtime.changed(status.account_id)
             last_success = (
                 datetime.fromtimestamp(status.last_success, UTC) if status.last_success else None
             )

@@ -101,7 +101,7 @@ class Kpiwatch:
 
         wait_for(ready, timeout, "kpiwatch /readyz")
 
-    def signal(self, sig: int) -> None:
+    def send(self, sig: int) -> None:
         self.proc.send_signal(sig)
 
     def stop(self, timeout: float = 20, sig: int = signal.SIGTERM) -> int:

@@ -156,7 +156,7 @@ def test_prometheus_scrapes_demo_followers_reload_and_stop(
     # SIGHUP with a broken file: rejected, counted, still serving the old configuration.
     good_text = config.read_text()
     config.write_text(good_text + "  - {id: broken, platform: no_such_platform}\nnot_a_key: 1\n")
-    daemon.signal(signal.SIGHUP)
+    daemon.send(signal.SIGHUP)
     wait_for(
         lambda: b"kpiwatch_config_last_reload_successful 0.0" in daemon.get("/metrics")[2],
         10,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 import kpiwatch
 from kpiwatch.config import Config
 from kpiwatch.runtime import Runtime
-from kpiwatch.scheduler import AccountPlan, Scheduler, backoff_delay, in_shard
+from kpiwatch.scheduler import AccountPlan, Scheduler, backoff_delay, in_shard, phase_fraction
 
 
 class Knobs(BaseModel):
@@ -107,6 +107,30 @@ async def session():
 async def run_for(seconds: float, scheduler: Scheduler) -> None:
     await asyncio.sleep(seconds)
     await scheduler.stop(1.0)
+
+
+async def test_polls_spread_over_the_start_up_window_then_over_the_interval(
+    platform, calls, session
+):
+    accounts = [{"id": f"acct-{i}", "platform": "probe"} for i in range(20)]
+    config = make_config(
+        accounts,
+        defaults={"interval": "1s", "timeout": "1s", "jitter": 0, "startup_spread": "0.5s"},
+        platforms={"probe": {"max_concurrency": 20}},
+    )
+    runtime = Runtime()
+    scheduler = Scheduler(runtime, session)
+    t0 = time.monotonic()
+    scheduler.apply(plans_for(config, platform, scheduler))
+    await run_for(1.1, scheduler)
+    firsts = {a: starts[0] - t0 for a, starts in calls.started.items()}
+    assert len(firsts) == 20 and max(firsts.values()) <= 0.55
+    assert max(firsts.values()) - min(firsts.values()) > 0.25  # spread, not all at once
+    for account_id, starts in calls.started.items():
+        phase = phase_fraction(account_id)
+        assert firsts[account_id] == pytest.approx(phase * 0.5, abs=0.05)
+        if len(starts) > 1:  # the second poll is at the account's phase of the interval
+            assert starts[1] - t0 == pytest.approx(phase * 1.0, abs=0.05)
 
 
 async def test_failures_stay_local(platform, calls, session):
