@@ -7,8 +7,8 @@ The bodies are assembled by joining, family by family, a header and every accoun
 sample lines are the same in the text format 0.0.4 and OpenMetrics 1.0.0, only the headers
 differ. The output is what prometheus_client would write for the same families, byte for byte.
 
-Each render produces the body variants (text or OpenMetrics, plain or gzip) scrapers asked for
-since the previous render; any other variant is produced, also off the loop, on the first
+Each render builds the body variants (text or OpenMetrics, plain or gzip) scrapers asked for
+since the previous render; any other variant is built, also off the loop, on the first
 request that wants it.
 """
 
@@ -66,7 +66,7 @@ class RenderStats:
     version: int
     duration_seconds: float  # copying on the loop plus rendering in the worker thread
     series: int
-    body_bytes: int  # uncompressed, text format if rendered, else OpenMetrics
+    body_bytes: int  # uncompressed size of the latest body built (text, else OpenMetrics)
     finished_at: float
     variants: tuple[str, ...] = ()  # bodies produced with the render: "text", "text+gzip"...
     accounts_rendered: int = 0  # accounts this render copied and rendered, or found gone
@@ -518,7 +518,7 @@ def _variant_name(variant: Variant) -> str:
 def produce_variants(sections: Sections, wanted: Iterable[Variant]) -> dict[Variant, bytes]:
     """The ``wanted`` bodies (blocking; use a thread)."""
     variants: dict[Variant, bytes] = {}
-    for fmt, compressed in sorted(set(wanted) or {("text", False)}, key=_variant_order):
+    for fmt, compressed in sorted(set(wanted), key=_variant_order):
         plain = variants.get((fmt, False))
         if plain is None:
             plain = variants[(fmt, False)] = assemble(sections, fmt)
@@ -564,7 +564,6 @@ class ExpositionCache:
         self._lock = asyncio.Lock()
         self._current: _Rendition | None = None
         self._task: asyncio.Task[None] | None = None
-        self._wanted: frozenset[Variant] = frozenset({("text", False)})
         self._requested: set[Variant] = set()
         runtime.subscribe(self._on_change)
 
@@ -628,12 +627,13 @@ class ExpositionCache:
                     account=error.account_id,
                     error=error.error,
                 )
-            plain = variants.get(("text", False)) or variants[("openmetrics", False)]
+            plain = variants.get(("text", False)) or variants.get(("openmetrics", False))
+            previous = self._current.stats.body_bytes if self._current else 0
             stats = RenderStats(
                 version=self.version + 1,
                 duration_seconds=seconds,
                 series=result.series,
-                body_bytes=len(plain),
+                body_bytes=len(plain) if plain is not None else previous,
                 finished_at=time.time(),
                 variants=tuple(_variant_name(v) for v in sorted(variants, key=_variant_order)),
                 accounts_rendered=result.accounts_rendered,
@@ -661,10 +661,11 @@ class ExpositionCache:
                 await asyncio.sleep(0)  # changes meanwhile are recorded for the next render
                 started = time.perf_counter()
         state = GlobalState.of(self.runtime, self.build_info, self.last_render)
-        if self._requested:
-            self._wanted = frozenset(self._requested)
-            self._requested.clear()
-        wanted = self._wanted
+        # Bodies are built with the render only for the variants scraped since the previous
+        # render; others are built on their first request. With renders every second and
+        # scrapes every 15 s or more, that builds each body about once per scrape.
+        wanted = frozenset(self._requested)
+        self._requested.clear()
         copying += time.perf_counter() - started
 
         def work() -> tuple[StoreRender, dict[Variant, bytes], float]:

@@ -244,13 +244,14 @@ async def test_gzip_variants_decompress_to_the_plain_bodies():
 async def test_a_render_produces_the_variants_requested_since_the_previous_one():
     cache = ExpositionCache(make_runtime())
     first = await cache.render_now()
-    assert first.variants == ("text",)
+    assert first.variants == ()  # nobody has asked for a body yet
     await cache.get("openmetrics", gzip=True)
     second = await cache.render_now()
     assert second.variants == ("openmetrics", "openmetrics+gzip")  # no scraper wanted text
-    third = await cache.render_now()  # nothing requested meanwhile: same as before
-    assert third.variants == ("openmetrics", "openmetrics+gzip")
-    assert third.body_bytes == len(await cache.get("openmetrics"))
+    third = await cache.render_now()  # nothing requested meanwhile: no body built
+    assert third.variants == ()
+    assert third.body_bytes == second.body_bytes == len(await cache.get("openmetrics"))
+    assert (await cache.get("openmetrics")).endswith(b"# EOF\n")  # built on request
     await cache.get("text")
     await cache.get("text", gzip=True)
     fourth = await cache.render_now()
