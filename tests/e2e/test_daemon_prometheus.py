@@ -122,6 +122,10 @@ def test_prometheus_scrapes_demo_followers_reload_and_stop(
     accounts = wait_for(failures_seen, 20, "each trouble account to fail with its reason")
     assert accounts["t-ok"]["state"] == "up" and accounts["acme-photo"]["state"] == "up"
     assert accounts["t-raise"]["state"] == "down"
+    # The plugin put the key in its error; the status API shows the error without it.
+    raise_error = accounts["t-raise"]["last_error"]["message"]
+    assert "request to https://api.example.invalid" in raise_error and SECRET not in raise_error
+    assert SECRET.encode() not in daemon.get("/api/v1/status")[2]
     down = wait_for(lambda: prom.query("kpiwatch_up == 0"), 15, "kpiwatch_up == 0 in Prometheus")
     assert {s["metric"]["account"] for s in down} == {"t-raise", "t-hang", "t-garbage"}
     reasons = wait_for(lambda: prom.query("kpiwatch_collect_failures_total > 0"), 15, "failures")
@@ -140,6 +144,7 @@ def test_prometheus_scrapes_demo_followers_reload_and_stop(
     # promtool finds nothing to complain about in the real exposition.
     status, headers, body = daemon.get("/metrics")
     assert status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert SECRET.encode() not in body
     lint = subprocess.run(
         [shutil.which("promtool") or "promtool", "check", "metrics"],
         input=body,
