@@ -1,7 +1,7 @@
 """Live state of the daemon: what the scheduler writes and the exporter and HTTP API read.
 
-Everything here is touched only from the event loop thread. The exporter takes a
-:class:`RuntimeSnapshot` (immutable copies) on the loop and renders it in a worker thread.
+Everything here is touched only from the event loop thread. The exporter copies the accounts
+that changed on the loop and renders the copies in a worker thread.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from kpiwatch.platform import Sample
 
@@ -77,20 +76,6 @@ class ReloadStatus:
     failures: int = 0
 
 
-@dataclass(frozen=True)
-class RuntimeSnapshot:
-    """An immutable copy of the runtime for rendering off the event loop."""
-
-    accounts: tuple[AccountStatus, ...]
-    latest: Mapping[str, tuple[Sample, ...]]
-    durations: Mapping[str, DurationHistogram]
-    reload: ReloadStatus
-    shard_index: int
-    shard_count: int
-    ready: bool
-    started_at: float
-
-
 class Runtime:
     """The daemon's live state. Call :meth:`changed` after every change."""
 
@@ -147,33 +132,8 @@ class Runtime:
             if old is None or _newer_or_same(sample, old):
                 latest[key] = sample
 
-    def snapshot(self) -> RuntimeSnapshot:
-        return RuntimeSnapshot(
-            accounts=tuple(_copy_status(s) for s in self.accounts.values()),
-            latest=MappingProxyType(
-                {aid: tuple(values.values()) for aid, values in self.latest.items()}
-            ),
-            durations=MappingProxyType(
-                {
-                    p: DurationHistogram(list(h.buckets), h.count, h.total)
-                    for p, h in self.durations.items()
-                }
-            ),
-            reload=ReloadStatus(**vars(self.reload)),
-            shard_index=self.shard_index,
-            shard_count=self.shard_count,
-            ready=self.ready,
-            started_at=self.started_at,
-        )
-
 
 def _newer_or_same(new: Sample, old: Sample) -> bool:
     if new.timestamp is None or old.timestamp is None:
         return True
     return new.timestamp >= old.timestamp
-
-
-def _copy_status(status: AccountStatus) -> AccountStatus:
-    copy = AccountStatus(**{k: v for k, v in vars(status).items()})
-    copy.failures = Counter(status.failures)
-    return copy
