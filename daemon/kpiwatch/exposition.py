@@ -149,26 +149,45 @@ _RAW = {m.name: (FAMILY_INDEX[m.exported_name], m.exported_name) for m in vocabu
 _OM_EOF = b"# EOF\n"
 
 
+def _label_identity(status: AccountStatus) -> tuple[object, ...]:
+    """What the labels of an account's series are made of (compared, never hashed)."""
+    return status.platform, status.account_id, tuple(status.labels.items()), status.competitor
+
+
+def _value_text(value: float) -> str:
+    """``floatToGoString(value)``, with the common case (a short ``repr``) done inline."""
+    text = repr(float(value))
+    dot = text.find(".")
+    if 0 <= dot <= 6:
+        return text
+    return floatToGoString(value)  # exponents, infinities, NaN
+
+
 class _AccountLabels:
-    """The label strings of one account's series, built once per account render.
+    """The label strings of one account's series, kept between its renders.
 
     Extra labels of a series (``window``, dimensions, ``reason``) are merged into the sorted
     account labels through a format template per set of extra names; the label string of each
-    distinct window and dimensions is built once.
+    distinct window and dimensions is built once. Valid while the account's
+    :func:`_label_identity` is unchanged. Nothing is kept per series: a line prefix per series
+    would about double the store's memory for little render time.
     """
 
     def __init__(self, status: AccountStatus) -> None:
+        self.identity = _label_identity(status)
         labels = account_labels(status)
         self.names = frozenset(labels)
         self._pairs = sorted((k, f'{k}="{escape_label_value(v)}"') for k, v in labels.items())
         self.plain = "{" + ",".join(pair for _, pair in self._pairs) + "}"
         self._templates: dict[tuple[str, ...], str] = {}
-        self._of_sample: dict[object, str] = {}
+        #: (window, *dims items), or the window alone -> label string
+        self.of_samples: dict[object, str] = {}
 
-    def of_sample(self, window: str | None, dims: Mapping[str, str]) -> str:
-        """The label string of a raw sample with this window and these dimensions."""
+    def of_sample(self, sample: Sample) -> str:
+        """The label string of a raw sample with its window and dimensions."""
+        window, dims = sample.window, sample.dims
         key = (window, *dims.items()) if dims else window
-        labels = self._of_sample.get(key)
+        labels = self.of_samples.get(key)
         if labels is None:
             extra: dict[str, str] = {}
             if window is not None:
@@ -176,7 +195,7 @@ class _AccountLabels:
             for dim, value in dims.items():
                 if dim not in self.names and dim not in extra:
                     extra[dim] = str(value)
-            labels = self._of_sample[key] = self.with_extra(extra)
+            labels = self.of_samples[key] = self.with_extra(extra)
         return labels
 
     def with_extra(self, extra: Mapping[str, str]) -> str:
@@ -219,23 +238,44 @@ def copy_account(runtime: Runtime, account_id: str) -> AccountData | None:
 _I = FAMILY_INDEX
 
 
-def render_account(data: AccountData) -> dict[int, list[str]]:
-    """The sample lines of one account by family index (families without lines are absent)."""
+def account_label_cache(
+    status: AccountStatus, previous: _AccountLabels | None = None
+) -> _AccountLabels:
+    """``previous`` if it still fits the account's labels, else new label strings."""
+    if previous is not None and previous.identity == _label_identity(status):
+        return previous
+    return _AccountLabels(status)
+
+
+def render_account(data: AccountData, labels: _AccountLabels | None = None) -> dict[int, list[str]]:
+    """The sample lines of one account by family index (families without lines are absent).
+
+    ``labels`` are the account's label strings from its previous render, reused if they
+    still fit.
+    """
     status = data.status
-    labels = _AccountLabels(status)
+    labels = account_label_cache(status, labels)
     own = labels.plain
+    of_samples = labels.of_samples
     out: dict[int, list[str]] = {}
 
     def add(name: str, value: float) -> None:
-        out.setdefault(_I[name], []).append(f"{name}{own} {floatToGoString(value)}\n")
+        out.setdefault(_I[name], []).append(f"{name}{own} {_value_text(value)}\n")
 
     for sample in data.samples:
         raw = _RAW.get(sample.metric)
         if raw is None:
             continue  # the scheduler drops these; never export an undocumented name
         index, name = raw
-        label_text = labels.of_sample(sample.window, sample.dims)
-        out.setdefault(index, []).append(f"{name}{label_text} {floatToGoString(sample.value)}\n")
+        dims = sample.dims
+        key = (sample.window, *dims.items()) if dims else sample.window
+        label_text = of_samples.get(key) or labels.of_sample(sample)
+        line = f"{name}{label_text} {_value_text(sample.value)}\n"
+        lines = out.get(index)
+        if lines is None:
+            out[index] = [line]
+        else:
+            lines.append(line)
 
     if status.state != "pending":
         add("kpiwatch_up", 1.0 if status.up else 0.0)
@@ -252,7 +292,7 @@ def render_account(data: AccountData) -> dict[int, list[str]]:
     failures = "kpiwatch_collect_failures_total"
     for reason, count in sorted(status.failures.items()):
         if count > 0:
-            line = f"{failures}{labels.with_extra({'reason': reason})} {floatToGoString(count)}\n"
+            line = f"{failures}{labels.with_extra({'reason': reason})} {_value_text(count)}\n"
             out.setdefault(_I[failures], []).append(line)
     add("kpiwatch_skipped_polls_total", status.skipped)
     add("kpiwatch_invalid_samples_total", status.invalid_samples)
@@ -374,7 +414,9 @@ class FragmentStore:
     An account's lines of one family are one fragment of bytes. Accounts are numbered in the
     order they are first rendered and grouped into blocks of :data:`BLOCK_ACCOUNTS`; each
     family keeps every block's fragments joined, so a render joins again only the blocks
-    whose accounts changed, and a body joins a few chunks per family.
+    where an account's fragment of that family changed (a poll changes few of an account's
+    families), and a body joins a few chunks per family. Each account's label strings are kept
+    too, until its labels change.
 
     Lives in worker threads, one at a time (its lock serialises them); the loop never reads it.
     """
@@ -383,9 +425,10 @@ class FragmentStore:
         self._lock = threading.Lock()
         families = range(len(FAMILIES))
         self._fragments: list[dict[int, dict[str, bytes]]] = [{} for _ in families]
-        self._blocks: list[dict[int, bytes]] = [{} for _ in families]
+        self._blocks: list[list[bytes]] = [[] for _ in families]  # by block number; b"": empty
         self._chunks: list[tuple[bytes, ...]] = [() for _ in families]
         self._accounts: dict[str, _AccountEntry] = {}
+        self._labels: dict[str, _AccountLabels] = {}
         self._numbered = 0
         self._platforms: Counter[str] = Counter()
         self._pending: Counter[str] = Counter()
@@ -409,7 +452,9 @@ class FragmentStore:
                     self._drop(account_id, touched)
                     continue
                 try:
-                    lines = render_account(data)
+                    labels = account_label_cache(data.status, self._labels.get(account_id))
+                    self._labels[account_id] = labels
+                    lines = render_account(data, labels)
                 except Exception as exc:  # a bad value of one account must not stop the rest
                     errors.append(AccountRenderError(account_id, f"{type(exc).__name__}: {exc}"))
                     continue
@@ -441,9 +486,11 @@ class FragmentStore:
                 del self._fragments[index][block][account_id]
                 touched.add((index, block))
         for index, family in lines.items():
+            fragment = "".join(family).encode()
             fragments = self._fragments[index].setdefault(block, {})
-            fragments[account_id] = "".join(family).encode()
-            touched.add((index, block))
+            if fragments.get(account_id) != fragment:  # unchanged lines leave the block as is
+                fragments[account_id] = fragment
+                touched.add((index, block))
         entry = _AccountEntry(
             status.platform,
             status.state == "pending",
@@ -457,6 +504,7 @@ class FragmentStore:
         self._lines += entry.lines
 
     def _drop(self, account_id: str, touched: set[tuple[int, int]]) -> None:
+        self._labels.pop(account_id, None)
         old = self._accounts.pop(account_id, None)
         if old is None:
             return
@@ -478,15 +526,17 @@ class FragmentStore:
         families: set[int] = set()
         for index, block in touched:
             families.add(index)
+            blocks = self._blocks[index]
+            if len(blocks) <= block:
+                blocks.extend([b""] * (block + 1 - len(blocks)))
             fragments = self._fragments[index].get(block)
             if fragments:
-                self._blocks[index][block] = b"".join(fragments.values())
+                blocks[block] = b"".join(fragments.values())
             else:
                 self._fragments[index].pop(block, None)
-                self._blocks[index].pop(block, None)
+                blocks[block] = b""
         for index in families:
-            blocks = self._blocks[index]
-            self._chunks[index] = tuple(blocks[block] for block in sorted(blocks))
+            self._chunks[index] = tuple(filter(None, self._blocks[index]))
 
 
 # bodies ----------------------------------------------------------------------------------------

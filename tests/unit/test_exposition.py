@@ -774,3 +774,30 @@ async def test_an_account_that_cannot_be_rendered_keeps_its_lines_and_spares_the
         ("account not rendered; its previous series stay", "rival-demo")
     ]
     assert "many" in events[0]["error"]
+
+
+async def test_a_label_value_changed_in_place_replaces_the_cached_label_strings():
+    runtime = make_runtime()
+    cache = ExpositionCache(runtime)
+    await cache.render_now()
+    await cache.render_now(full=False)  # the account's label strings are kept from here on
+    status = runtime.accounts["acme-demo"]
+    status.labels["brand"] = "acme-2"  # the same dict, one value changed
+    status.platform = "mastodon"
+    runtime.store_samples("acme-demo", [Sample("followers", 1300)])
+    runtime.changed("acme-demo")
+    await cache.render_now(full=False)
+    got = series(await cache.get())
+    moved = {**ACME, "brand": "acme-2", "platform": "mastodon"}
+    assert got[key("kpiwatch_followers", **moved)] == 1300
+    assert got[key("kpiwatch_impressions", **moved, window="7d")] == 3100
+    assert got[key("kpiwatch_collect_failures_total", **moved, reason="rate_limited")] == 2
+    assert got[key("kpiwatch_polls_total", **moved)] == 5
+    assert not [labels for _, labels in got if ("brand", NASTY) in labels]
+    scratch = ExpositionCache(runtime)
+    await scratch.render_now()
+    for fmt, parse in (("text", parse_text), ("openmetrics", parse_openmetrics)):
+        mine, fresh = [
+            sorted_families(parse((await c.get(fmt)).decode())) for c in (cache, scratch)
+        ]
+        assert mine == fresh
