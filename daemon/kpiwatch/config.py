@@ -139,6 +139,44 @@ class ShardConfig(Strict):
         return self
 
 
+class RetentionConfig(Strict):
+    raw: Duration = Field(timedelta(days=14), description="Every poll's samples kept this long.")
+    hourly: Duration = Field(timedelta(days=90), description="Hourly rows kept this long.")
+    daily: Duration = Field(timedelta(days=730), description="Daily rows kept this long.")
+
+    @model_validator(mode="after")
+    def _check(self) -> RetentionConfig:
+        if self.raw < timedelta(hours=1):
+            raise ValueError("retention.raw must be at least 1h; write for example 14d")
+        if not self.raw <= self.hourly <= self.daily:
+            raise ValueError(
+                "retention must grow from raw to hourly to daily; "
+                "write for example raw: 14d, hourly: 90d, daily: 2y"
+            )
+        return self
+
+
+class HistoryConfig(Strict):
+    file: str = Field("kpiwatch.db", description="SQLite file, relative to state_dir.")
+    flush_interval: Duration = Field(
+        timedelta(seconds=2), description="Samples are written in one transaction this often."
+    )
+    maintenance_interval: Duration = Field(
+        timedelta(hours=1), description="How often old samples are downsampled and pruned."
+    )
+    retention: RetentionConfig = RetentionConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> HistoryConfig:
+        if self.flush_interval <= timedelta(0):
+            raise ValueError("history.flush_interval must be longer than 0s; write for example 2s")
+        if self.maintenance_interval <= timedelta(0):
+            raise ValueError(
+                "history.maintenance_interval must be longer than 0s; write for example 1h"
+            )
+        return self
+
+
 class AccountConfig(Strict):
     id: str
     platform: str
@@ -189,6 +227,7 @@ class Config(Strict):
 
     server: ServerConfig = ServerConfig()
     state_dir: Path = Path("./state")
+    history: HistoryConfig = HistoryConfig()
     log: LogConfig = LogConfig()
     defaults: PollDefaults = PollDefaults()
     platforms: dict[str, PlatformOptions] = Field(default_factory=dict)

@@ -8,21 +8,28 @@ import platform as python_platform
 import signal
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from kpiwatch import __version__
+from kpiwatch.account_plan import AccountPlan
 from kpiwatch.config import Config
 from kpiwatch.config_loader import ConfigError, LoadedConfig
 from kpiwatch.exposition import ExpositionCache
+from kpiwatch.history import HistoryWriter
 from kpiwatch.http_api import ReloadOutcome, bound_port, create_app, start_server
 from kpiwatch.http_client import client_session
 from kpiwatch.logging import configure_logging, get_logger, redactor
+from kpiwatch.platform import Sample
 from kpiwatch.plugins import PluginRegistry
+from kpiwatch.polling import PollOutcome
 from kpiwatch.runtime import Runtime
 from kpiwatch.scheduler import Scheduler
+from kpiwatch.store import Retention, Store, StoreError
 
 
 class StartupError(Exception):
@@ -57,6 +64,9 @@ class Daemon:
         self.scheduler: Scheduler | None = None
         self.exposition: ExpositionCache | None = None
         self.runner: web.AppRunner | None = None
+        self.store: Store | None = None
+        self.store_path: Path | None = None
+        self.history: HistoryWriter | None = None
         self.port: int | None = None
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -95,9 +105,12 @@ class Daemon:
                 "set server.listen to a free address or stop the process using it"
             ) from exc
         self.port = bound_port(self.runner)
+        await self._open_history()
         await self._call_hook("kpiwatch_startup")
-        self.scheduler = Scheduler(self.runtime, self.http)
-        changes = self.scheduler.apply(self._plans(self.loaded))
+        self.scheduler = Scheduler(self.runtime, self.http, sink=self._record_poll)
+        plans = self._plans(self.loaded)
+        await self._restore(plans)
+        changes = self.scheduler.apply(plans)
         self.runtime.config_loaded = True
         self.runtime.changed()
         base = f"http://{_url_host(config.server.host)}:{self.port}"
@@ -132,6 +145,10 @@ class Daemon:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=1)
+        if self.history:
+            await self.history.flush()  # what the last polls returned
+        if self.store:
+            await self.store.close()
         if self.exposition:
             await self.exposition.stop()
         if self.runner:
@@ -162,6 +179,66 @@ class Daemon:
         if self._stop_requested:
             self._stop_requested.set()
 
+    # history ------------------------------------------------------------------------------
+    async def _open_history(self) -> None:
+        """Open the store in ``state_dir`` and start the writer. Raises StartupError."""
+        history = self.config.history
+        path = Path(history.file)
+        if not path.is_absolute():
+            path = self.config.state_dir / path
+        retention = Retention(
+            history.retention.raw, history.retention.hourly, history.retention.daily
+        )
+        self.store_path = path
+        try:
+            self.store = await Store.open(path, retention)
+        except StoreError as exc:
+            await self._close_resources()
+            raise StartupError(str(exc)) from exc
+        self.history = HistoryWriter(self.store, history.flush_interval.total_seconds())
+        self._spawn(self.history.run(), "history-writer")
+        self._spawn(
+            self.history.maintain_every(history.maintenance_interval.total_seconds()),
+            "history-maintenance",
+        )
+
+    async def _restore(self, plans) -> None:
+        """Serve the stored values and hand plugins their stored state, before polling."""
+        assert self.store is not None and self.scheduler is not None
+        latest = await self.store.latest()
+        restored = 0
+        for account_id, rows in latest.items():
+            if account_id not in plans:
+                continue
+            samples = [
+                Sample(
+                    r.metric,
+                    r.value,
+                    r.window,
+                    dict(r.dims),
+                    datetime.fromtimestamp(r.timestamp, UTC),
+                )
+                for r in rows
+            ]
+            self.runtime.store_samples(account_id, samples)
+            restored += len(samples)
+        for account_id, (platform, state) in (await self.store.states()).items():
+            plan = plans.get(account_id)
+            if plan is not None and plan.platform.name == platform:
+                self.scheduler.states[account_id] = dict(state)
+        self.log.info("history restored", samples=restored, store=str(self.store_path))
+
+    def _record_poll(self, plan: AccountPlan, outcome: PollOutcome, state: dict[str, Any]) -> None:
+        if self.history is not None:
+            self.history.add(
+                plan.account.id,
+                plan.platform.name,
+                outcome.started,
+                outcome.samples,
+                outcome.posts,
+                state,
+            )
+
     # reload -------------------------------------------------------------------------------
     def _reload_from_signal(self) -> None:
         self.log.info("reload requested", signal="SIGHUP")
@@ -189,6 +266,8 @@ class Daemon:
                     running=old.server.listen,
                     configured=new.server.listen,
                 )
+            if new.history != old.history or new.state_dir != old.state_dir:
+                self.log.warning("history settings change on restart only")
             if new.log != old.log:
                 configure_logging(new.log.level, new.log.format, self._log_stream)
             redactor.set_secrets(self.loaded.secrets | loaded.secrets)

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+$")
+#: A year is 365 days: retention periods are written as ``2y``.
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_WHOLE = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w|y))+$")
 
-DURATION_HELP = "write a duration such as 90s, 15m, 1h30m, 7d or 2w (units: ms, s, m, h, d, w)"
+DURATION_HELP = (
+    "write a duration such as 90s, 15m, 1h30m, 7d, 2w or 2y (units: ms, s, m, h, d, w, y; "
+    "a year is 365 days)"
+)
 
 
 def parse_duration(text: str | int | float | timedelta) -> timedelta:

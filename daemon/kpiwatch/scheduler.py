@@ -13,7 +13,7 @@ import math
 import random
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -56,6 +56,10 @@ def backoff_delay(failures: int, initial: float, cap: float, rng: random.Random)
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
+#: Receives every successful poll: the account's plan, the outcome and its plugin state.
+PollSink = Callable[[AccountPlan, PollOutcome, dict[str, Any]], None]
+
+
 class AccountPoller:
     """Polls one account until cancelled."""
 
@@ -67,12 +71,14 @@ class AccountPoller:
         session: aiohttp.ClientSession,
         semaphore: asyncio.Semaphore,
         state: dict[str, Any],
+        sink: PollSink | None = None,
     ) -> None:
         self.plan = plan
         self.runtime = runtime
         self.session = session
         self.semaphore = semaphore
         self.state = state
+        self.sink = sink
         self.status = runtime.accounts[plan.account.id]
         self.rng = _RNG
         self.log = get_logger(platform=plan.platform.name, account=plan.account.id)
@@ -162,6 +168,8 @@ class AccountPoller:
             status.last_success = time.time()
             status.last_sample_count = len(outcome.samples)
             self.runtime.store_samples(status.account_id, outcome.samples)
+            if self.sink is not None:
+                self.sink(self.plan, outcome, self.state)
             self.log.debug(
                 "poll succeeded",
                 samples=len(outcome.samples),
@@ -188,9 +196,12 @@ class AccountPoller:
 class Scheduler:
     """Starts, stops and restarts account pollers to match the configuration."""
 
-    def __init__(self, runtime: Runtime, session: aiohttp.ClientSession) -> None:
+    def __init__(
+        self, runtime: Runtime, session: aiohttp.ClientSession, sink: PollSink | None = None
+    ) -> None:
         self.runtime = runtime
         self.session = session
+        self.sink = sink
         self.pollers: dict[str, AccountPoller] = {}
         self.states: dict[str, dict[str, Any]] = {}
         self.semaphores: dict[tuple[str, int], asyncio.Semaphore] = {}
@@ -240,7 +251,9 @@ class Scheduler:
             status.competitor = account.competitor
             self.runtime.changed(account.id)
         else:
-            self.runtime.remove_account(account.id)
+            if status is not None:  # the account moved to another platform: start afresh
+                self.runtime.remove_account(account.id)
+            # a new account keeps the values loaded from the history store, if any
             self.runtime.add_account(
                 AccountStatus(
                     account.id, account.platform, dict(account.labels), account.competitor
@@ -254,6 +267,7 @@ class Scheduler:
             session=self.session,
             semaphore=semaphore,
             state=self.states.setdefault(account.id, {}),
+            sink=self.sink,
         )
         self.pollers[account.id] = poller
         poller.start()

@@ -139,3 +139,13 @@ def test_run_with_an_invalid_file_exits_2_before_starting(tmp_path: Path):
     result = kpiwatch("run", "-c", str(bad))
     assert result.returncode == 2
     assert "shard" in result.stderr
+
+
+def test_run_with_a_history_file_that_is_not_sqlite(tmp_path: Path):
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "kpiwatch.db").write_text("not a database\n" * 100)
+    path = tmp_path / "k.yaml"
+    path.write_text(f"state_dir: '{tmp_path / 'state'}'\naccounts: []\n")
+    result = kpiwatch("run", "-c", str(path), "--listen", "127.0.0.1:0", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "kpiwatch.db" in result.stdout + result.stderr

@@ -46,8 +46,9 @@ def make_registry(events: list[str]) -> PluginRegistry:
     return registry
 
 
-def text(accounts: str, listen: str = "127.0.0.1:0") -> str:
+def text(accounts: str, state_dir, listen: str = "127.0.0.1:0") -> str:
     return (
+        f"state_dir: '{state_dir}'\n"
         f"server: {{listen: '{listen}'}}\n"
         "defaults: {interval: 0.2s, timeout: 1s, jitter: 0}\n"
         f"shutdown_grace: 2s\naccounts:\n{accounts}"
@@ -59,9 +60,9 @@ def events() -> list[str]:
     return []
 
 
-async def test_lifecycle_hooks_serving_and_reload(events):
+async def test_lifecycle_hooks_serving_and_reload(events, tmp_path):
     registry = make_registry(events)
-    current = {"text": text("  - {id: a, platform: tiny}\n")}
+    current = {"text": text("  - {id: a, platform: tiny}\n", tmp_path)}
 
     def load():
         return load_config_text(current["text"], "<test>", registry.platforms)
@@ -82,12 +83,14 @@ async def test_lifecycle_hooks_serving_and_reload(events):
                 accounts = (await response.json())["accounts"]
             assert [a["id"] for a in accounts] == ["a"] and accounts[0]["state"] == "up"
 
-            current["text"] = text("  - {id: a, platform: tiny}\n  - {id: b, platform: tiny}\n")
+            current["text"] = text(
+                "  - {id: a, platform: tiny}\n  - {id: b, platform: tiny}\n", tmp_path
+            )
             outcome = await daemon.reload()
             assert outcome.ok and outcome.changes["started"] == ["b"]
             assert outcome.changes["restarted"] == []
 
-            current["text"] = text("  - {id: a, platform: nope}\n")
+            current["text"] = text("  - {id: a, platform: nope}\n", tmp_path)
             async with client.post(f"{base}/-/reload") as response:
                 assert response.status == 400
                 answer = await response.json()
@@ -100,13 +103,15 @@ async def test_lifecycle_hooks_serving_and_reload(events):
     assert events[-1] == "shutdown:2"
 
 
-async def test_a_taken_address_is_a_startup_error(events):
+async def test_a_taken_address_is_a_startup_error(events, tmp_path):
     registry = make_registry(events)
     with __import__("socket").socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        loaded = load_config_text(text("  []\n", f"127.0.0.1:{port}"), "<t>", registry.platforms)
+        loaded = load_config_text(
+            text("  []\n", tmp_path, f"127.0.0.1:{port}"), "<t>", registry.platforms
+        )
         daemon = Daemon(registry=registry, loaded=loaded, load=lambda: loaded)
         with pytest.raises(StartupError, match=f"cannot listen on 127.0.0.1:{port}"):
             await daemon.start()

@@ -18,6 +18,7 @@ from kpiwatch.durations import DURATION_HELP, format_duration, parse_duration
         ("1h30m", timedelta(hours=1, minutes=30)),
         ("7d", timedelta(days=7)),
         ("2w", timedelta(weeks=2)),
+        ("2y", timedelta(days=730)),
         ("500ms", timedelta(milliseconds=500)),
         ("1.5h", timedelta(minutes=90)),
         ("1h 30m", timedelta(minutes=90)),
