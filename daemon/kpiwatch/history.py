@@ -68,7 +68,7 @@ class HistoryWriter:
                 platform,
                 s.metric,
                 s.window,
-                dict(s.dims),
+                s.dims,
                 s.timestamp.timestamp() if s.timestamp else default_ts,
                 float(s.value),
             )

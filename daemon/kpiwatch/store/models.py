@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Resolution = Literal["raw", "hourly", "daily", "auto"]
 
@@ -30,9 +30,12 @@ class Retention:
             )
 
 
-@dataclass(frozen=True)
-class StoredSample:
-    """One value of one account's series; ``timestamp`` is unix seconds (UTC)."""
+class StoredSample(NamedTuple):
+    """One value of one account's series; ``timestamp`` is unix seconds (UTC).
+
+    A named tuple rather than a frozen dataclass: the daemon builds one per sample of every
+    poll on the event loop, and a tuple is about three times cheaper to build.
+    """
 
     account: str
     platform: str
