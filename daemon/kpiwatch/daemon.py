@@ -270,11 +270,11 @@ class Daemon:
                 self.log.warning("history settings change on restart only")
             if new.log != old.log:
                 configure_logging(new.log.level, new.log.format, self._log_stream)
+            # Keep redacting the old secrets too: a poll of a stopping account may still log.
             redactor.set_secrets(self.loaded.secrets | loaded.secrets)
             self.loaded = loaded
             self.runtime.shard_index, self.runtime.shard_count = new.shard.index, new.shard.count
             changes = self.scheduler.apply(self._plans(loaded)) if self.scheduler else {}
-            redactor.set_secrets(loaded.secrets)
             self.runtime.reload.successes += 1
             self.runtime.reload.last_successful = True
             self.runtime.reload.last_success_time = time.time()
@@ -283,7 +283,7 @@ class Daemon:
             return ReloadOutcome(ok=True, problems=[], changes=changes)
 
     # helpers -------------------------------------------------------------------------------
-    def _plans(self, loaded: LoadedConfig):
+    def _plans(self, loaded: LoadedConfig) -> dict[str, AccountPlan]:
         assert self.scheduler is not None
         return self.scheduler.plans(loaded.config, loaded.settings, self.registry.platforms)
 
