@@ -13,6 +13,9 @@ from kpiwatch.store.models import StoredPost, StoredSample
 #: (account, metric, window or '', canonical dims JSON): what identifies a series.
 SeriesKey = tuple[str, str, str, str]
 
+#: The window whose samples are also filed as day totals (see schema.py).
+DAY_TOTAL_WINDOW = "1d"
+
 
 def canonical_json(mapping: Mapping[str, Any]) -> str:
     """JSON with sorted keys and no spaces, so equal mappings give equal text."""
@@ -23,13 +26,26 @@ def series_key(account: str, metric: str, window: str | None, dims: Mapping[str,
     return account, metric, window or "", canonical_json(dims)
 
 
+def day_total_slot(timestamp: float) -> tuple[int, float]:
+    """(UTC day number, distance in seconds) under which a ``1d`` sample is a day total.
+
+    The day is the one ending at the midnight nearest to ``timestamp`` (12:00 goes forward);
+    migration 2 in schema.py computes the same in SQL.
+    """
+    midnight_days = math.floor(timestamp / 86400 + 0.5)
+    return midnight_days - 1, abs(timestamp - midnight_days * 86400)
+
+
 @dataclass
 class PreparedBatch:
     """Rows ready for SQL: posts and states as parameters; samples of known series as
-    (series id, timestamp, value), samples of series without an id yet still keyed by series."""
+    (series id, timestamp, value), samples of series without an id yet still keyed by series;
+    the day totals of ``1d`` samples as (series id or key, day, distance, value)."""
 
     rows: list[tuple[int, float, float]] = field(default_factory=list)
     pending: list[tuple[SeriesKey, float, float]] = field(default_factory=list)
+    day_rows: list[tuple[int, int, float, float]] = field(default_factory=list)
+    day_pending: list[tuple[SeriesKey, int, float, float]] = field(default_factory=list)
     platforms: dict[str, str] = field(default_factory=dict)  # account -> platform
     posts: list[tuple[str, str, float, str, str, str | None, float]] = field(default_factory=list)
     states: list[tuple[str, str, str]] = field(default_factory=list)
@@ -68,12 +84,18 @@ def prepare_batch(
             text = dims_json.get(dims)
             if text is None:
                 text = dims_json[dims] = canonical_json(sample.dims)
-        key = (sample.account, sample.metric, sample.window or "", text)
+        window = sample.window
+        key = (sample.account, sample.metric, window or "", text)
         series_id = known(key)
+        timestamp, value = float(timestamp), float(value)
         if series_id is None:
-            batch.pending.append((key, float(timestamp), float(value)))
+            batch.pending.append((key, timestamp, value))
+            if window == DAY_TOTAL_WINDOW:
+                batch.day_pending.append((key, *day_total_slot(timestamp), value))
         else:
-            batch.rows.append((series_id, float(timestamp), float(value)))
+            batch.rows.append((series_id, timestamp, value))
+            if window == DAY_TOTAL_WINDOW:
+                batch.day_rows.append((series_id, *day_total_slot(timestamp), value))
         batch.platforms[sample.account] = sample.platform
     for post in posts:
         bad = [name for name, value in post.metrics.items() if not _finite(value)]

@@ -59,6 +59,16 @@ class StoredPost:
     updated_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class SeriesInfo:
+    """One stored series of an account; ``window`` is None for metrics without a window."""
+
+    id: int
+    metric: str
+    window: str | None
+    dims: Mapping[str, str]
+
+
 @dataclass(frozen=True)
 class MaintenanceStats:
     """What one ``Store.maintain`` pass did."""
@@ -66,6 +76,7 @@ class MaintenanceStats:
     raw_folded: int = 0  # raw samples folded into hourly rows and deleted
     hourly_folded: int = 0  # hourly rows folded into daily rows and deleted
     daily_deleted: int = 0  # daily rows older than the daily retention
+    day_totals_deleted: int = 0  # day totals of days older than the daily retention
     posts_deleted: int = 0  # posts published before the daily retention
     batches: int = 0  # write transactions the pass took
     seconds: float = field(default=0.0, compare=False)

@@ -16,6 +16,21 @@ Layout (version 1):
 
 All timestamps are REAL unix seconds (UTC); bucket starts are whole multiples of 3600 or 86400.
 
+Version 2 adds ``day_totals``: one row per series with window ``1d`` and UTC day, so the KPI
+engine can add whole days up into longer windows (7d, 28d, 90d). A ``1d`` sample at ``ts`` is a
+total over the 24 hours ending at ``ts``; it is filed under the UTC midnight nearest to it,
+``midnight = floor(ts / 86400 + 0.5) * 86400``, as the total of the day that ends there,
+``day = midnight / 86400 - 1`` (days since 1970-01-01), with ``distance = abs(ts - midnight)``.
+A sample at exactly 12:00 goes to the following midnight (Python's ``round`` would send every
+other day's noon sample backwards). ``Store.write`` upserts the row in the sample's transaction
+and keeps the smaller distance; at equal distance the value written last replaces the stored
+one. So a day's total is the ``1d`` value polled nearest to the midnight that ends it, e.g. a
+poll at 23:55 over one at 00:10, and a platform's history sample at 00:00 over both.
+Day totals are kept as long as daily rows and are not touched by folding. Migration 2 fills the
+table, with the same rule, from what a version-1 file still has of ``1d`` series: the last value
+of each daily and hourly row, then the raw samples (best effort: folded days only had their
+bucket's last sample left).
+
 The sample tables carry no foreign key to ``series``: the store takes every ``series_id`` from
 that table inside the same transaction and never deletes series, and the per-row lookup cost
 about a third of the write throughput with 600,000 series (bench/bench_store.py).
@@ -24,6 +39,28 @@ about a third of the write throughput with 600,000 series (bench/bench_store.py)
 from __future__ import annotations
 
 import aiosqlite
+
+
+def _backfill_day_totals(table: str, ts: str, value: str) -> str:
+    """SQL filling day_totals from one sample table's rows of ``1d`` series (migration 2).
+
+    ``n`` is the nearest midnight in days, floor(ts / 86400 + 0.5), written with CAST (which
+    truncates towards zero) so it needs no math functions: the rule of batch.day_total_slot.
+    Rows come in key order (series, then time), so at equal distance the later sample wins.
+    """
+    half = f"t.{ts} / 86400.0 + 0.5"
+    return f"""INSERT INTO day_totals (series_id, day, value, distance)
+        SELECT series_id, n - 1, value, abs(ts - n * 86400) FROM (
+            SELECT t.series_id AS series_id, t.{ts} AS ts, t.{value} AS value,
+                CAST({half} AS INTEGER) - ({half} < CAST({half} AS INTEGER)) AS n
+            FROM series AS s JOIN {table} AS t ON t.series_id = s.id
+            WHERE s.win = '1d'
+        )
+        WHERE true
+        ON CONFLICT (series_id, day) DO UPDATE SET
+            value = excluded.value, distance = excluded.distance
+        WHERE excluded.distance <= day_totals.distance"""
+
 
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # version 1
@@ -81,6 +118,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             platform TEXT NOT NULL,
             state TEXT NOT NULL
         ) WITHOUT ROWID""",
+    ),
+    # version 2
+    (
+        """CREATE TABLE day_totals (
+            series_id INTEGER NOT NULL,
+            day INTEGER NOT NULL,
+            value REAL NOT NULL,
+            distance REAL NOT NULL,
+            PRIMARY KEY (series_id, day)
+        ) WITHOUT ROWID""",
+        *(
+            _backfill_day_totals(table, ts, value)
+            for table, ts, value in (
+                ("samples_daily", "ts_last", "value_last"),
+                ("samples_hourly", "ts_last", "value_last"),
+                ("samples_raw", "ts", "value"),
+            )
+        ),
     ),
 )
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import aiosqlite
 
-from kpiwatch.store.batch import SeriesKey, prepare_batch, series_key
+from kpiwatch.store.batch import PreparedBatch, SeriesKey, prepare_batch, series_key
 from kpiwatch.store.downsample import DAY, HOUR, floor_to, fold_series_range
 from kpiwatch.store.models import (
     MaintenanceStats,
@@ -31,6 +31,15 @@ BUSY_TIMEOUT_MS = 5000
 #: Page cache of the connection: writes touch one page per series, so more than the 2 MiB default.
 CACHE_KIB = 64 * 1024
 DEFAULT_RETENTION = Retention()
+
+# The day total of a 1d sample: the stored one stays only if it is strictly nearer to midnight.
+_UPSERT_DAY_TOTAL = """
+INSERT INTO day_totals (series_id, day, distance, value) VALUES (?, ?, ?, ?)
+ON CONFLICT (series_id, day) DO UPDATE SET value = excluded.value, distance = excluded.distance
+WHERE excluded.distance <= day_totals.distance
+"""
+
+_DELETE_DAY_TOTALS = "DELETE FROM day_totals WHERE series_id BETWEEN ? AND ? AND day < ?"
 
 # CROSS JOIN makes SQLite walk the series and seek each one's newest row (not scan the samples).
 _NEWEST_RAW = """
@@ -204,7 +213,9 @@ class Store:
         """Store one cycle's samples, posts and plugin states in ONE transaction.
 
         Samples replace an existing value of the same series and timestamp; posts and states
-        replace the stored ones. Raises ValueError (before any SQL) for a non-finite value or a
+        replace the stored ones. A sample of window ``1d`` also becomes its day's total when it
+        is at least as near to the midnight that ends the day as the stored one (schema.py).
+        Raises ValueError (before any SQL) for a non-finite value or a
         state that is not JSON. Returns the number of sample, post and state rows written.
         """
         batch = await asyncio.to_thread(
@@ -228,10 +239,13 @@ class Store:
                     (account, metric, win, dims): series_id
                     for series_id, account, _, metric, win, dims in new_series
                 }
-                pending = await asyncio.to_thread(_with_ids, batch.pending, new_ids, known)
+                pending, day_pending = await asyncio.to_thread(_with_ids, batch, new_ids, known)
                 await conn.executemany(
                     "INSERT OR REPLACE INTO samples_raw (series_id, ts, value) VALUES (?, ?, ?)",
                     itertools.chain(batch.rows, pending),
+                )
+                await conn.executemany(
+                    _UPSERT_DAY_TOTAL, itertools.chain(batch.day_rows, day_pending)
                 )
                 await conn.executemany(
                     "INSERT OR REPLACE INTO posts (account, post_id, published_at, content_type,"
@@ -360,15 +374,17 @@ class Store:
 
         Raw samples in hours that ended before ``now - retention.raw`` are folded into hourly
         rows; hourly rows in days that ended before ``now - retention.hourly`` into daily rows;
-        daily rows of days that ended before ``now - retention.daily`` and posts published
-        before it are deleted. Repeating a pass changes nothing. Writes may run between batches.
+        daily rows and day totals of days that ended before ``now - retention.daily`` and posts
+        published before it are deleted. Repeating a pass changes nothing. Writes may run
+        between batches.
         """
         started = time.perf_counter()
         retention = self.retention
         raw_cut = floor_to(now - retention.raw.total_seconds(), HOUR)
         hourly_cut = floor_to(now - retention.hourly.total_seconds(), DAY)
         daily_cut = floor_to(now - retention.daily.total_seconds(), DAY)
-        raw = hourly = daily = batches = 0
+        daily_cut_day = int(daily_cut // DAY)
+        raw = hourly = daily = day_totals = batches = 0
         first_id = 0
         while True:
             found = await self._conn.execute_fetchall(
@@ -382,6 +398,10 @@ class Store:
                 counts = await fold_series_range(
                     self._conn, first_id, last_id, raw_cut, hourly_cut, daily_cut
                 )
+                async with self._conn.execute(
+                    _DELETE_DAY_TOTALS, (first_id, last_id, daily_cut_day)
+                ) as cursor:
+                    day_totals += max(cursor.rowcount, 0)
             raw, hourly, daily = raw + counts[0], hourly + counts[1], daily + counts[2]
             batches += 1
             first_id = last_id + 1
@@ -404,6 +424,7 @@ class Store:
             raw_folded=raw,
             hourly_folded=hourly,
             daily_deleted=daily,
+            day_totals_deleted=day_totals,
             posts_deleted=posts_deleted,
             batches=batches,
             seconds=time.perf_counter() - started,
@@ -428,11 +449,15 @@ def _missing_keys(
 
 
 def _with_ids(
-    pending: list[tuple[SeriesKey, float, float]],
-    new_ids: Mapping[SeriesKey, int],
-    known: Mapping[SeriesKey, int],
-) -> list[tuple[int, float, float]]:
-    return [(new_ids.get(key) or known[key], ts, value) for key, ts, value in pending]
+    batch: PreparedBatch, new_ids: Mapping[SeriesKey, int], known: Mapping[SeriesKey, int]
+) -> tuple[list[tuple[int, float, float]], list[tuple[int, int, float, float]]]:
+    """The batch's samples and day totals of series that had no id yet, with their ids."""
+    samples = [(new_ids.get(key) or known[key], ts, value) for key, ts, value in batch.pending]
+    day_totals = [
+        (new_ids.get(key) or known[key], day, distance, value)
+        for key, day, distance, value in batch.day_pending
+    ]
+    return samples, day_totals
 
 
 def _samples_by_account(rows: Iterable[Any]) -> dict[str, list[StoredSample]]:
