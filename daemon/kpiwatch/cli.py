@@ -60,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collect.add_argument("--json", action="store_true", help="print JSON")
 
+    kpis = sub.add_parser("kpis", help="print the KPI table from the stored history")
+    kpis.add_argument("-c", "--config", type=Path, metavar="FILE", required=True)
+    kpis.add_argument("--window", metavar="WINDOW", help="one of kpis.windows (default: 28d)")
+    kpis.add_argument(
+        "--by",
+        metavar="LABELS",
+        default="account",
+        help="group by these comma-separated labels (account, platform or account labels); "
+        "'' for all accounts together (default: account)",
+    )
+    kpis.add_argument("--json", action="store_true", help="print JSON")
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -85,6 +97,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "check-config": cmd_check_config,
         "plugins": cmd_plugins,
         "collect": cmd_collect,
+        "kpis": cmd_kpis,
     }
     return handlers[args.command](args, registry)
 
@@ -318,3 +331,30 @@ def _print_collect_table(results: list[dict]) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# kpis ---------------------------------------------------------------------------------------
+def cmd_kpis(args: argparse.Namespace, registry: PluginRegistry) -> int:
+    loaded = _load_or_report(args.config, registry)
+    if loaded is None:
+        return EXIT_CONFIG
+    from kpiwatch.kpi.offline import compute_offline
+    from kpiwatch.kpi.report import table_lines
+    from kpiwatch.store import StoreError
+
+    by = [b for b in args.by.split(",") if b]
+    try:
+        report = asyncio.run(compute_offline(loaded.config, args.window, by))
+    except (StoreError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    if not report["kpis"]:
+        print(f"no KPI has a value for the {report['window']} window yet")
+        return EXIT_OK
+    print(f"window {report['window']} (previous: the {report['window']} before it)")
+    for line in table_lines(report["kpis"], by):
+        print(line)
+    return EXIT_OK

@@ -47,6 +47,12 @@ RESERVED_LABELS = frozenset(
         "medium",
         "currency",
         "campaign",
+        "basis",
+        "period",
+        "kpi",
+        "content_type",
+        "weekday",
+        "hour",
     }
 )
 
@@ -222,6 +228,171 @@ class AccountConfig(Strict):
         return value
 
 
+KPI_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+DEFAULT_WINDOWS = (timedelta(days=1), timedelta(days=7), timedelta(days=28), timedelta(days=90))
+
+
+class BasisSetting(Strict):
+    basis: list[str] = Field(
+        description="Denominators to try in order; the first one the account reports is used."
+    )
+
+    @field_validator("basis")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("basis needs at least one metric; write for example [reach]")
+        if len(set(value)) != len(value):
+            raise ValueError("basis lists a metric twice; list each metric once")
+        return value
+
+
+class EngagementRateSettings(BasisSetting):
+    basis: list[str] = Field(
+        ["reach", "impressions", "followers"],
+        description="Denominators of the engagement rate, tried in order.",
+    )
+
+
+class ViralityRateSettings(BasisSetting):
+    basis: list[str] = Field(
+        ["impressions", "reach"], description="Denominators of the virality rate, tried in order."
+    )
+
+
+class ConversionRateSettings(BasisSetting):
+    basis: list[str] = Field(
+        ["sessions", "clicks"], description="Denominators of the conversion rate, tried in order."
+    )
+
+
+class InteractionsSettings(Strict):
+    components: list[str] = Field(
+        ["likes", "comments", "shares", "saves"],
+        description="Metrics summed as engagements where a platform reports no total.",
+    )
+
+
+class KaushikSettings(Strict):
+    per: Literal["post", "follower"] = Field(
+        "post",
+        description="Amplification, applause and conversation rates per post, or per post "
+        "and follower.",
+    )
+
+
+class AcquisitionSettings(Strict):
+    per: Literal["conversions", "customers_new"] = Field(
+        "conversions", description="What one acquisition is: a conversion or a new customer."
+    )
+
+
+class RoiSettings(Strict):
+    costs: list[str] = Field(
+        ["spend", "investment"], description="Money metrics that make up the investment."
+    )
+    margin: float = Field(
+        1.0, gt=0, le=1, description="Share of revenue counted as return (1: all of it)."
+    )
+
+
+class ReferralSettings(Strict):
+    mediums: list[str] = Field(
+        ["social"], min_length=1, description="Traffic mediums counted as referral traffic."
+    )
+
+
+class SegmentSettings(Strict):
+    enabled: bool = Field(True, description="Export post figures by content type, weekday, hour.")
+    window: Duration = Field(
+        timedelta(days=90), description="Posts published within this window are counted."
+    )
+    timezone: str = Field("UTC", description="IANA time zone of the weekday and hour.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not a known time zone; write an IANA name such as "
+                "Europe/Copenhagen or UTC"
+            ) from None
+        return value
+
+
+class KpiExportSettings(Strict):
+    previous: bool = Field(True, description="Export the previous window's values too.")
+    components: bool = Field(True, description="Export numerators and denominators.")
+
+
+class CustomKpi(Strict):
+    name: str
+    expr: str = Field(description="Formula over vocabulary metrics and other KPIs.")
+    unit: Literal["ratio", "count", "per_post", "seconds", "currency"] = "count"
+    direction: Literal["higher", "lower"] = "higher"
+    objective: Literal["reach", "engagement", "roi", "loyalty"] = "engagement"
+    title: str = ""
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not KPI_NAME.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid KPI name; use lower-case letters, digits and "
+                "underscores, starting with a letter"
+            )
+        return value
+
+
+class KpiSettings(Strict):
+    windows: list[Duration] = Field(
+        default_factory=lambda: list(DEFAULT_WINDOWS),
+        description="Windows every KPI is computed over, each with its previous window.",
+    )
+    interval: Duration = Field(
+        timedelta(seconds=15), description="How often KPIs of polled accounts are recomputed."
+    )
+    interactions: InteractionsSettings = InteractionsSettings()
+    engagement_rate: EngagementRateSettings = EngagementRateSettings()
+    virality_rate: ViralityRateSettings = ViralityRateSettings()
+    conversion_rate: ConversionRateSettings = ConversionRateSettings()
+    conversation_rates: KaushikSettings = KaushikSettings()
+    cost_per_acquisition: AcquisitionSettings = AcquisitionSettings()
+    roi: RoiSettings = RoiSettings()
+    referral_traffic: ReferralSettings = ReferralSettings()
+    segments: SegmentSettings = SegmentSettings()
+    export: KpiExportSettings = KpiExportSettings()
+    custom: list[CustomKpi] = Field(default_factory=list)
+
+    @field_validator("windows")
+    @classmethod
+    def _windows(cls, value: list[timedelta]) -> list[timedelta]:
+        if not value:
+            raise ValueError("kpis.windows needs at least one window; write for example [7d, 28d]")
+        for window in value:
+            seconds = window.total_seconds()
+            if seconds < 3600 or seconds % 3600:
+                raise ValueError(
+                    f"window {format_duration(window)} is not a whole number of hours of at "
+                    "least 1h; write for example 1d, 7d, 28d"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError("kpis.windows lists a window twice; list each window once")
+        return sorted(value)
+
+    @field_validator("interval")
+    @classmethod
+    def _interval(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("kpis.interval must be longer than 0s; write for example 15s")
+        return value
+
+
 class Config(Strict):
     """The whole configuration file."""
 
@@ -235,5 +406,6 @@ class Config(Strict):
     shard: ShardConfig = ShardConfig()
     shutdown_grace: Duration = timedelta(seconds=10)
     accounts: list[AccountConfig] = Field(default_factory=list)
+    kpis: KpiSettings = KpiSettings()
 
     # Unique account ids are checked by kpiwatch.config_validation, which can name both lines.

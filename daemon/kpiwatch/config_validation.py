@@ -73,6 +73,8 @@ class _Validation:
         self._collect_secret_inputs(Config, self.data)
         self._check_platform_options()
         self._check_accounts()
+        if config is not None:
+            self._check_kpis(config)
         if self.problems or config is None:
             raise ConfigError(self._final_problems())
         return config, self.settings
@@ -216,6 +218,25 @@ class _Validation:
             return
         if isinstance(account_id, str):
             self.settings[account_id] = model
+
+    def _check_kpis(self, config: Config) -> None:
+        """Compile the KPI catalogue: bad custom formulas and basis metrics fail at load."""
+        from kpiwatch.kpi.compiled import KpiDefinitionError, build_catalogue
+
+        try:
+            build_catalogue(config.kpis)
+        except KpiDefinitionError as exc:
+            names = [c.name for c in config.kpis.custom]
+            if exc.kpi in names:
+                index = names.index(exc.kpi)
+                if exc.key == "name" and names.count(exc.kpi) > 1:
+                    index = len(names) - 1 - names[::-1].index(exc.kpi)
+                loc: Loc = ("kpis", "custom", index, exc.key)
+                fix = "correct the formula; docs/kpis.md describes the formula language"
+            else:
+                loc = ("kpis",)
+                fix = "correct the kpis settings; docs/kpis.md lists the metrics"
+            self._add(loc, str(exc), fix)
 
 
 def _related(loc: Loc, other: Loc) -> bool:

@@ -7,7 +7,7 @@ import inspect
 import platform as python_platform
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from kpiwatch.exposition import ExpositionCache
 from kpiwatch.history import HistoryWriter
 from kpiwatch.http_api import ReloadOutcome, bound_port, create_app, start_server
 from kpiwatch.http_client import client_session
+from kpiwatch.kpi.compiled import build_catalogue
+from kpiwatch.kpi.service import KpiService
 from kpiwatch.logging import configure_logging, get_logger, redactor
 from kpiwatch.platform import Sample
 from kpiwatch.plugins import PluginRegistry
@@ -67,6 +69,7 @@ class Daemon:
         self.store: Store | None = None
         self.store_path: Path | None = None
         self.history: HistoryWriter | None = None
+        self.kpis: KpiService | None = None
         self.port: int | None = None
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -87,6 +90,7 @@ class Daemon:
             self.runtime,
             min_interval=config.server.metrics_min_render_interval.total_seconds(),
             build_info={"version": __version__, "python": python_platform.python_version()},
+            extra=lambda: self.kpis.section if self.kpis else None,
         )
         await self.exposition.render_now()
         self._spawn(self.exposition.run(), "exposition")
@@ -95,6 +99,7 @@ class Daemon:
             exposition=self.exposition,
             reload=self.reload if config.server.enable_reload else None,
             info=self.info,
+            kpis=self._kpi_report,
         )
         try:
             self.runner = await start_server(app, config.server.host, config.server.port)
@@ -147,6 +152,8 @@ class Daemon:
             await asyncio.wait(self._tasks, timeout=1)
         if self.history:
             await self.history.flush()  # what the last polls returned
+        if self.kpis:
+            await self.kpis.close()
         if self.store:
             await self.store.close()
         if self.exposition:
@@ -201,6 +208,21 @@ class Daemon:
             self.history.maintain_every(history.maintenance_interval.total_seconds()),
             "history-maintenance",
         )
+        kpis = self.config.kpis
+        self.kpis = KpiService(
+            kpis, build_catalogue(kpis), self.runtime, path, history.flush_interval.total_seconds()
+        )
+        try:
+            await self.kpis.open()
+        except StoreError as exc:
+            await self._close_resources()
+            raise StartupError(str(exc)) from exc
+        self._spawn(self.kpis.run(), "kpis")
+
+    async def _kpi_report(self, window: str | None, by: list[str]) -> Mapping[str, Any]:
+        if self.kpis is None:
+            raise ValueError("the KPI engine has not started yet; try again in a moment")
+        return await self.kpis.report(window, by)
 
     async def _restore(self, plans) -> None:
         """Serve the stored values and hand plugins their stored state, before polling."""
@@ -268,6 +290,8 @@ class Daemon:
                 )
             if new.history != old.history or new.state_dir != old.state_dir:
                 self.log.warning("history settings change on restart only")
+            if new.kpis != old.kpis and self.kpis is not None:
+                self.kpis.replace(new.kpis, build_catalogue(new.kpis))
             if new.log != old.log:
                 configure_logging(new.log.level, new.log.format, self._log_stream)
             # Keep redacting the old secrets too: a poll of a stopping account may still log.

@@ -22,9 +22,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST
@@ -393,9 +393,17 @@ class AccountRenderError:
     error: str
 
 
-#: The non-empty families of one render: family index and the family's lines, in chunks of
-#: bytes that are never changed once made.
-Sections = tuple[tuple[int, tuple[bytes, ...]], ...]
+#: The non-empty families of one render: family index (or, for families rendered elsewhere such
+#: as the KPIs, the header itself) and the family's lines, in chunks of bytes never changed once
+#: made.
+Sections = tuple[tuple["int | FamilyHeader", tuple[bytes, ...]], ...]
+
+
+class ExtraSection(Protocol):
+    """Families rendered outside the fragment store (the KPI engine's), appended at the end."""
+
+    families: tuple[tuple[FamilyHeader, bytes], ...]
+    series: int
 
 
 @dataclass
@@ -545,7 +553,7 @@ def assemble(sections: Sections, fmt: Format) -> bytes:
     openmetrics = fmt == "openmetrics"
     parts: list[bytes] = []
     for index, fragments in sections:
-        header = FAMILIES[index]
+        header = FAMILIES[index] if isinstance(index, int) else index
         parts.append(header.openmetrics if openmetrics else header.text)
         parts.extend(fragments)
     if openmetrics:
@@ -604,8 +612,10 @@ class ExpositionCache:
         runtime: Runtime,
         min_interval: float = 1.0,
         build_info: Mapping[str, str] | None = None,
+        extra: Callable[[], ExtraSection | None] | None = None,
     ) -> None:
         self.runtime = runtime
+        self.extra = extra
         self.min_interval = min_interval
         self.build_info = dict(build_info) if build_info is not None else default_build_info()
         self._wake = asyncio.Event()
@@ -718,9 +728,18 @@ class ExpositionCache:
         self._requested.clear()
         copying += time.perf_counter() - started
 
+        extra = self.extra() if self.extra is not None else None
+
         def work() -> tuple[StoreRender, dict[Variant, bytes], float]:
             began = time.perf_counter()
             result = self._store.render(changes, full, state)
+            if extra is not None and extra.families:
+                result = dataclasses.replace(
+                    result,
+                    sections=result.sections
+                    + tuple((header, (body,)) for header, body in extra.families),
+                    series=result.series + extra.series,
+                )
             variants = produce_variants(result.sections, wanted)
             return result, variants, time.perf_counter() - began
 

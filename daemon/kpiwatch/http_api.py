@@ -31,6 +31,7 @@ class ReloadOutcome:
 
 ReloadFunction = Callable[[], Awaitable[ReloadOutcome]]
 InfoFunction = Callable[[], Mapping[str, Any]]
+KpiFunction = Callable[[str | None, list[str]], Awaitable[Mapping[str, Any]]]
 
 _ROUTES = (
     ("/metrics", "Prometheus metrics (text format 0.0.4, or OpenMetrics when asked for)"),
@@ -136,7 +137,9 @@ class _Handlers:
         exposition: ExpositionCache,
         reload: ReloadFunction | None,
         info: InfoFunction,
+        kpis: KpiFunction | None = None,
     ) -> None:
+        self.kpis_function = kpis
         self.runtime = runtime
         self.exposition = exposition
         self.reload_function = reload
@@ -258,6 +261,18 @@ distribution.</p>
         }
         return await _json_off_loop(data)
 
+    async def kpis(self, request: web.Request) -> web.Response:
+        """The KPI table: ``?window=28d&by=brand,platform`` (default: 28d, by account)."""
+        if self.kpis_function is None:
+            return _json({"status": "error", "error": "the KPI engine is not running"}, 503)
+        window = request.query.get("window") or None
+        by = [b for b in request.query.get("by", "account").split(",") if b]
+        try:
+            data = await self.kpis_function(window, by)
+        except ValueError as exc:
+            return _json({"status": "error", "error": str(exc)}, status=400)
+        return await _json_off_loop(data)
+
     async def reload(self, request: web.Request) -> web.Response:
         if self.reload_function is None:
             return _json(
@@ -294,15 +309,17 @@ def create_app(
     exposition: ExpositionCache,
     reload: ReloadFunction | None,
     info: InfoFunction,
+    kpis: KpiFunction | None = None,
 ) -> web.Application:
     """The aiohttp application; ``reload`` None disables ``POST /-/reload`` (403)."""
-    handlers = _Handlers(runtime, exposition, reload, info)
+    handlers = _Handlers(runtime, exposition, reload, info, kpis)
     app = web.Application()
     app.router.add_get("/", handlers.landing)
     app.router.add_get("/metrics", handlers.metrics)
     app.router.add_get("/healthz", handlers.healthz)
     app.router.add_get("/readyz", handlers.readyz)
     app.router.add_get("/api/v1/status", handlers.status)
+    app.router.add_get("/api/v1/kpis", handlers.kpis)
     app.router.add_post("/-/reload", handlers.reload)
     return app
 

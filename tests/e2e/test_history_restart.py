@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import textwrap
@@ -19,6 +20,7 @@ def config(path: Path, startup_spread: str) -> Path:
         textwrap.dedent(f"""
         state_dir: ./state
         history: {{flush_interval: 0.2s}}
+        kpis: {{interval: 0.3s}}
         defaults: {{interval: 1h, timeout: 5s, startup_spread: {startup_spread}}}
         accounts:
           - {{id: acme-photo, platform: demo_photo, labels: {{brand: acme}}}}
@@ -38,6 +40,12 @@ def series(body: str, name: str, account: str) -> dict[str, str]:
     return found
 
 
+def kpi_table(daemon) -> list[dict]:
+    status, _, body = daemon.get("/api/v1/kpis?window=7d&by=account")
+    assert status == 200
+    return json.loads(body)["kpis"]
+
+
 def test_history_survives_sigkill(tmp_path, start_kpiwatch):
     # One poll per account right after start (interval 1h), committed within 0.2 s.
     first = start_kpiwatch(config(tmp_path / "first.yaml", "0.1s"))
@@ -52,7 +60,9 @@ def test_history_survives_sigkill(tmp_path, start_kpiwatch):
         "followers and sessions in /metrics",
     )
     wait_for(lambda: (tmp_path / "state" / "kpiwatch.db").exists(), 5, "the history file")
-    time.sleep(1.0)  # several flush intervals
+    time.sleep(2.0)  # several flush intervals, and KPI cycles after the samples settled
+    kpis_before = kpi_table(first)
+    assert {"engagement_rate", "bounce_rate", "referral_traffic"} <= {r["kpi"] for r in kpis_before}
     first.proc.send_signal(signal.SIGKILL)
     assert first.proc.wait(10) == -signal.SIGKILL
 
@@ -74,6 +84,9 @@ def test_history_survives_sigkill(tmp_path, start_kpiwatch):
         old, new = series(before, name, account), series(after, name, account)
         assert old and new == old, (name, account)
     assert re.search(r'kpiwatch_sessions\{.*source="', after)
+    # The KPIs come back from the stored history alone, the same as before the kill.
+    kpis_after = wait_for(lambda: kpi_table(second) or None, 15, "KPIs after the restart")
+    assert kpis_after == kpis_before
     log = second.log()
     assert "history restored" in log and "Traceback" not in log
     assert second.stop() == 0
