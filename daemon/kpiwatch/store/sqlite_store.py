@@ -39,7 +39,11 @@ ON CONFLICT (series_id, day) DO UPDATE SET value = excluded.value, distance = ex
 WHERE excluded.distance <= day_totals.distance
 """
 
-_DELETE_DAY_TOTALS = "DELETE FROM day_totals WHERE series_id BETWEEN ? AND ? AND day < ?"
+# A seek per 1d series of the id range, not a scan over every day of every series.
+_DELETE_DAY_TOTALS = """
+DELETE FROM day_totals WHERE day < ?3 AND series_id IN (
+    SELECT id FROM series WHERE id BETWEEN ?1 AND ?2 AND win = '1d')
+"""
 
 # CROSS JOIN makes SQLite walk the series and seek each one's newest row (not scan the samples).
 _NEWEST_RAW = """
