@@ -87,6 +87,8 @@ def test_history_survives_sigkill(tmp_path, start_kpiwatch):
     # The KPIs come back from the stored history alone, the same as before the kill.
     kpis_after = wait_for(lambda: kpi_table(second) or None, 15, "KPIs after the restart")
     assert kpis_after == kpis_before
+    status, _, body = second.get("/api/v1/kpis?window=5d")
+    assert status == 400 and "use one of 1d, 7d, 28d, 90d" in json.loads(body)["error"]
     log = second.log()
     assert "history restored" in log and "Traceback" not in log
     assert second.stop() == 0

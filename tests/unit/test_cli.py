@@ -149,3 +149,68 @@ def test_run_with_a_history_file_that_is_not_sqlite(tmp_path: Path):
     result = kpiwatch("run", "-c", str(path), "--listen", "127.0.0.1:0", cwd=tmp_path)
     assert result.returncode == 1
     assert "kpiwatch.db" in result.stdout + result.stderr
+
+
+# kpis ---------------------------------------------------------------------------------------
+def stored_history(tmp_path: Path) -> Path:
+    """A configuration whose history holds two 7d windows of one account, written by hand."""
+    import asyncio
+    import time
+
+    from kpiwatch.store import Store, StoredSample
+
+    now = time.time()
+    week = 7 * 86400
+
+    async def write() -> None:
+        async with await Store.open(tmp_path / "state" / "kpiwatch.db") as store:
+            rows = [
+                ("engagements", now, 90.0),  # current 7d window: 90 / 1000 = 9 %
+                ("reach", now, 1000.0),
+                ("engagements", now - week, 60.0),  # previous window: 60 / 1200 = 5 %
+                ("reach", now - week, 1200.0),
+            ]
+            await store.write(
+                StoredSample("acme-photo", "demo_photo", m, "7d", {}, ts, v) for m, ts, v in rows
+            )
+
+    asyncio.run(write())
+    path = tmp_path / "kpiwatch.yaml"
+    path.write_text(
+        f"state_dir: {tmp_path / 'state'}\n"
+        "accounts:\n  - {id: acme-photo, platform: demo_photo, labels: {brand: acme}}\n"
+    )
+    return path
+
+
+def test_kpis_json_from_the_stored_history(tmp_path: Path):
+    config = stored_history(tmp_path)
+    result = kpiwatch("kpis", "-c", str(config), "--window", "7d", "--by", "brand", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["window"] == "7d" and report["by"] == ["brand"]
+    rate = next(r for r in report["kpis"] if r["kpi"] == "engagement_rate")
+    assert rate["labels"] == {"brand": "acme", "basis": "reach"}
+    assert rate["value"] == pytest.approx(0.09) and rate["previous"] == pytest.approx(0.05)
+    assert rate["change"] == pytest.approx(0.04) and rate["change_ratio"] == pytest.approx(0.8)
+
+
+def test_kpis_table_shows_percentage_points(tmp_path: Path):
+    result = kpiwatch("kpis", "-c", str(stored_history(tmp_path)), "--window", "7d")
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if "engagement_rate" in x)
+    assert "9.00%" in line and "5.00%" in line and "+4.00 pp (+80.0%)" in line
+
+
+def test_kpis_unknown_window_names_the_configured_ones(tmp_path: Path):
+    result = kpiwatch("kpis", "-c", str(stored_history(tmp_path)), "--window", "5d")
+    assert result.returncode == 2
+    assert "window '5d' is not computed; use one of 1d, 7d, 28d, 90d" in result.stderr
+
+
+def test_kpis_without_history_says_to_run_the_daemon_first(tmp_path: Path, config: Path):
+    result = kpiwatch("kpis", "-c", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no history database yet; run the daemon with this configuration first" in (
+        result.stderr
+    )
