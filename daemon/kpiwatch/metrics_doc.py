@@ -33,16 +33,19 @@ _HEADER = """\
      `python -m kpiwatch.metrics_doc > docs/metrics.md`. Do not edit by hand:
      tests/unit/test_metrics_doc.py fails while this file and the catalogues differ. -->
 
-kpiwatch exports two families of metrics on `GET /metrics`:
+kpiwatch exports three kinds of metrics on `GET /metrics`:
 
 - **raw metrics**, one gauge per metric of the platform-neutral vocabulary, holding the value
   each account's last poll returned; every platform plugin translates what its API returns into
   these names, and KPIs read only these names;
 - **self-metrics** about kpiwatch itself: whether each account's polls succeed, how long they
-  take, why they fail, the configuration reload status and the exporter's own figures.
+  take, why they fail, the configuration reload status and the exporter's own figures;
+- **KPI metrics**, computed by the KPI engine from the stored history: one gauge per KPI, the
+  numerators and denominators of ratios, and the content segments (docs/kpis.md defines them).
 
-Nothing else appears on `/metrics`: a test renders every kind of series and fails on a family
-that is not in one of the tables below, and `promtool check metrics` has no findings on it.
+Nothing else appears on `/metrics`: a test renders every kind of raw and self series and fails
+on a family that is not in one of the tables below, and `promtool check metrics` has no
+findings on it.
 
 ## Conventions
 
@@ -194,6 +197,33 @@ def _self_section() -> list[str]:
     return lines
 
 
+def _kpi_section() -> list[str]:
+    """The KPI families of the default configuration, from the KPI catalogue."""
+    from kpiwatch.kpi.compiled import build_catalogue
+    from kpiwatch.kpi.exposition import kpi_headers
+
+    lines = [
+        "",
+        "## KPI metrics",
+        "",
+        "Every gauge below carries the account's labels (`platform`, `account`, the account's",
+        "own labels, `competitor`) and `window`; KPI values also `period` (`current` or",
+        "`previous`), KPIs with a basis chain `basis`, money KPIs `currency`, segments the",
+        "segment (`content_type`, `weekday` or `hour`). Custom KPIs (`kpis.custom`) add one",
+        "`kpiwatch_kpi_<name>` family each; settings that make a KPI a ratio add `_ratio`.",
+        "Formulas, units and worked examples: [kpis.md](kpis.md).",
+        "",
+        "| Metric | Type | Description |",
+        "|---|---|---|",
+    ]
+    for key, header in kpi_headers(build_catalogue()):
+        text = header.text.decode().split("\n", 1)[0].split(" ", 3)[3]
+        kind = "info" if key == "kpiwatch_kpi_info" else "gauge"
+        lines.append(f"| `{key}` | {kind} | {_cell(text)} |")
+    lines.append("")
+    return lines
+
+
 def render_metrics_doc() -> str:
     """The text of docs/metrics.md."""
     lines = [_HEADER.rstrip("\n")]
@@ -201,6 +231,7 @@ def render_metrics_doc() -> str:
     lines.append(_WINDOWS)
     lines += _raw_section()
     lines += _self_section()
+    lines += _kpi_section()
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
