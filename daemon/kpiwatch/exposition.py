@@ -74,13 +74,20 @@ class RenderStats:
 
 def account_labels(status: AccountStatus) -> dict[str, str]:
     """The labels every series of one account carries."""
-    labels = {"platform": status.platform, "account": status.account_id}
-    for name, value in status.labels.items():
+    return series_labels(status.platform, status.account_id, status.labels, status.competitor)
+
+
+def series_labels(
+    platform: str, account_id: str, labels: Mapping[str, str], competitor: bool
+) -> dict[str, str]:
+    """The labels of an account's series: platform, account, its own labels, competitor."""
+    out = {"platform": platform, "account": account_id}
+    for name, value in labels.items():
         if name not in RESERVED_LABELS:
-            labels[name] = str(value)
-    if status.competitor:
-        labels["competitor"] = "true"
-    return labels
+            out[name] = str(value)
+    if competitor:
+        out["competitor"] = "true"
+    return out
 
 
 def raw_help(metric: vocabulary.MetricDef) -> str:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Literal
 
+from kpiwatch.kpi.expressions import parse
+
 if TYPE_CHECKING:
     from kpiwatch.config import KpiSettings
 
@@ -82,8 +84,6 @@ class KpiDefinition:
     @property
     def formula(self) -> str:
         """The formula as written in docs and in the info metric (canonical form)."""
-        from kpiwatch.kpi.expressions import parse
-
         if self.share_of_market:
             return f"{self.numerator} / market({self.numerator})"
         if self.denominator is None:
@@ -327,44 +327,25 @@ def builtin_kpis(settings: KpiSettings | None = None) -> tuple[KpiDefinition, ..
             "Link clicks per impression in the window.",
             {"clicks": 780.0, "impressions": 52000.0},
         ),
-        KpiDefinition(
-            "amplification_rate",
-            "Amplification rate",
-            kaushik_unit,
-            UP,
-            E,
-            "shares",
-            kaushik_den,
-            "Shares per post published in the window"
-            + (" and per follower." if per_follower else "."),
-            {"shares": 60.0, "published_posts": 20.0, **kaushik_example},
-            definitions=kaushik_text,
-        ),
-        KpiDefinition(
-            "applause_rate",
-            "Applause rate",
-            kaushik_unit,
-            UP,
-            E,
-            "likes",
-            kaushik_den,
-            "Likes per post published in the window"
-            + (" and per follower." if per_follower else "."),
-            {"likes": 300.0, "published_posts": 20.0, **kaushik_example},
-            definitions=kaushik_text,
-        ),
-        KpiDefinition(
-            "conversation_rate",
-            "Conversation rate",
-            kaushik_unit,
-            UP,
-            E,
-            "comments",
-            kaushik_den,
-            "Comments per post published in the window"
-            + (" and per follower." if per_follower else "."),
-            {"comments": 45.0, "published_posts": 20.0, **kaushik_example},
-            definitions=kaushik_text,
+        *(
+            KpiDefinition(
+                name,
+                title,
+                kaushik_unit,
+                UP,
+                E,
+                metric,
+                kaushik_den,
+                f"{noun} per post published in the window"
+                + (" and per follower." if per_follower else "."),
+                {metric: value, "published_posts": 20.0, **kaushik_example},
+                definitions=kaushik_text,
+            )
+            for name, title, metric, noun, value in (
+                ("amplification_rate", "Amplification rate", "shares", "Shares", 60.0),
+                ("applause_rate", "Applause rate", "likes", "Likes", 300.0),
+                ("conversation_rate", "Conversation rate", "comments", "Comments", 45.0),
+            )
         ),
         KpiDefinition(
             "virality_rate",

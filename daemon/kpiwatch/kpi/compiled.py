@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from kpiwatch import vocabulary
 from kpiwatch.kpi.catalogue import (
@@ -83,10 +84,9 @@ class Catalogue:
 
     kpis: tuple[CompiledKpi, ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "by_name", {k.name: k for k in self.kpis})
-
-    by_name: Mapping[str, CompiledKpi] = None  # type: ignore[assignment]
+    @cached_property
+    def by_name(self) -> Mapping[str, CompiledKpi]:
+        return {k.name: k for k in self.kpis}
 
     @property
     def refs(self) -> frozenset[Ref]:

@@ -11,9 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kpiwatch.exposition import FamilyHeader, _value_text, escape_label_value, family_header
+from kpiwatch.exposition import (
+    FamilyHeader,
+    _value_text,
+    family_header,
+    label_string,
+    series_labels,
+)
 from kpiwatch.kpi.compiled import Catalogue, CompiledKpi
-from kpiwatch.kpi.engine import PERIOD_NAMES, AccountMeta, Results
+from kpiwatch.kpi.engine import PERIOD_NAMES, Results
 from kpiwatch.kpi.segments import DIMENSIONS, Segments
 
 #: Families of the content segments: (metric suffix, help) per dimension.
@@ -73,22 +79,10 @@ def kpi_headers(catalogue: Catalogue) -> list[tuple[str, FamilyHeader]]:
 _INFO_HELP = "KPI definitions: objective, direction, unit and formula of each KPI (value 1)."
 
 
-def account_prefix(meta: AccountMeta) -> list[tuple[str, str]]:
-    labels = {"platform": meta.platform, "account": meta.account}
-    for key, value in meta.labels.items():
-        labels.setdefault(key, str(value))
-    if meta.competitor:
-        labels["competitor"] = "true"
-    return sorted(labels.items())
-
-
-def _labels(pairs: list[tuple[str, str]], extra: Mapping[str, str]) -> str:
-    merged = sorted([*pairs, *extra.items()])
-    return "{" + ",".join(f'{k}="{escape_label_value(v)}"' for k, v in merged) + "}"
-
-
-def stack_results(results: Results, windows: int) -> tuple[np.ndarray, dict[tuple, int]]:
-    """Every result array side by side (rows x columns), and each array's column."""
+def stack_results(
+    results: Results, windows: int, rows: Sequence[int] | None = None
+) -> tuple[np.ndarray, dict[tuple, int]]:
+    """Every result array side by side (``rows``, default all, by columns), and their columns."""
     arrays: list[np.ndarray] = []
     where: dict[tuple, int] = {}
     for kpi in results.catalogue.kpis:
@@ -104,9 +98,10 @@ def stack_results(results: Results, windows: int) -> tuple[np.ndarray, dict[tupl
                     array = data.get((w, p))
                     if array is not None:
                         where[(kpi.name, w, p, part)] = len(arrays)
-                        arrays.append(array.astype(np.float64))
+                        picked = array if rows is None else array[list(rows)]
+                        arrays.append(picked.astype(np.float64))
     if not arrays:
-        return np.zeros((len(results.meta), 0)), where
+        return np.zeros((len(results.meta) if rows is None else len(rows), 0)), where
     return np.column_stack(arrays), where
 
 
@@ -128,17 +123,17 @@ def render_account_kpis(
     meta = results.meta[row]
     assert meta is not None
     if stacked is None:
-        matrix, where = stack_results(results, len(window_labels))
-        stacked = (matrix[row].tolist(), where)
+        matrix, where = stack_results(results, len(window_labels), [row])
+        stacked = (matrix[0].tolist(), where)
     values, where = stacked
-    pairs = account_prefix(meta)
+    own = series_labels(meta.platform, meta.account, meta.labels, meta.competitor)
     cache: dict[tuple[tuple[str, str], ...], str] = {}
 
     def label_text(extra: dict[str, str]) -> str:
         key = tuple(extra.items())
         text = cache.get(key)
         if text is None:
-            text = cache[key] = _labels(pairs, extra)
+            text = cache[key] = label_string({**own, **extra})
         return text
 
     out: dict[str, list[str]] = {}
@@ -197,7 +192,7 @@ def render_info(catalogue: Catalogue) -> list[str]:
             "unit": d.unit.value,
             "formula": d.formula,
         }
-        lines.append(f"kpiwatch_kpi_info{_labels([], labels)} 1.0\n")
+        lines.append(f"kpiwatch_kpi_info{label_string(labels)} 1.0\n")
     return lines
 
 

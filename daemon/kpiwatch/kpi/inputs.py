@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from kpiwatch import vocabulary
 from kpiwatch.durations import format_duration
@@ -41,8 +42,6 @@ def tolerance(window_seconds: float) -> float:
 
 def window_label(seconds: float) -> str:
     """The label of a window as plugins write it (``1d``, ``7d``, ``12h``)."""
-    from datetime import timedelta
-
     return format_duration(timedelta(seconds=seconds))
 
 

@@ -86,8 +86,8 @@ class KpiEngineState:
         export = self.settings.export
         seg_label = window_label(self.settings.segments.window.total_seconds())
         rows = [(a, self.results.rows[a]) for a in rendered if a in self.results.rows]
-        matrix, where = stack_results(self.results, len(self.windows))
-        row_values = matrix[[row for _, row in rows]].tolist() if rows else []
+        matrix, where = stack_results(self.results, len(self.windows), [row for _, row in rows])
+        row_values = matrix.tolist() if rows else []
         for (account, row), values in zip(rows, row_values, strict=True):
             lines = render_account_kpis(
                 self.results,
