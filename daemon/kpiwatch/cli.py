@@ -1,9 +1,10 @@
-"""The ``kpiwatch`` command: run, check-config, plugins, collect, version."""
+"""The ``kpiwatch`` command: run, check-config, plugins, collect, kpis, alerts, rules, version."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform as python_platform
@@ -72,6 +73,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kpis.add_argument("--json", action="store_true", help="print JSON")
 
+    alerts = sub.add_parser("alerts", help="list the alerts kept in the alert store")
+    alerts.add_argument("-c", "--config", type=Path, metavar="FILE", required=True)
+    alerts.add_argument(
+        "--state",
+        choices=("pending", "firing", "resolved"),
+        help="only alerts in this state (default: all)",
+    )
+    alerts.add_argument("--json", action="store_true", help="print JSON")
+
+    rules = sub.add_parser("rules", help="work with alert rules")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    export = rules_sub.add_parser(
+        "export", help="write Prometheus recording and alerting rules and their promtool tests"
+    )
+    export.add_argument("-c", "--config", type=Path, metavar="FILE", required=True)
+    export.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        metavar="DIR",
+        default=Path("."),
+        help="directory to write kpiwatch-rules.yml and kpiwatch-rules.test.yml to (default: .)",
+    )
+
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -98,6 +123,8 @@ def _main(argv: Sequence[str] | None) -> int:
         "plugins": cmd_plugins,
         "collect": cmd_collect,
         "kpis": cmd_kpis,
+        "alerts": cmd_alerts,
+        "rules": cmd_rules,
     }
     return handlers[args.command](args, registry)
 
@@ -121,12 +148,16 @@ def config_loader(args: argparse.Namespace, registry: PluginRegistry) -> Callabl
     def load() -> LoadedConfig:
         if args.config is None:
             text = demo_config_yaml(accounts=args.demo_accounts, listen=args.listen)
-            return load_config_text(text, DEMO_SOURCE, registry.platforms)
-        loaded = load_config(args.config, registry.platforms)
+            return load_config_text(
+                text, DEMO_SOURCE, registry.platforms, notifier_types=registry.notifier_types
+            )
+        loaded = load_config(
+            args.config, registry.platforms, notifier_types=registry.notifier_types
+        )
         if args.listen:
             server = loaded.config.server.model_copy(update={"listen": args.listen})
             config = loaded.config.model_copy(update={"server": server})
-            loaded = LoadedConfig(config, loaded.settings, loaded.source, loaded.secrets)
+            loaded = dataclasses.replace(loaded, config=config)
         return loaded
 
     return load
@@ -174,7 +205,7 @@ def _load_or_report(path: Path, registry: PluginRegistry) -> LoadedConfig | None
     """The configuration at ``path``, or None after printing plugin and config problems."""
     _report_plugin_errors(registry)
     try:
-        return load_config(path, registry.platforms)
+        return load_config(path, registry.platforms, notifier_types=registry.notifier_types)
     except ConfigError as exc:
         _print_config_error(exc)
         return None
@@ -357,4 +388,49 @@ def cmd_kpis(args: argparse.Namespace, registry: PluginRegistry) -> int:
     print(f"window {report['window']} (previous: the {report['window']} before it)")
     for line in table_lines(report["kpis"], by):
         print(line)
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace, registry: PluginRegistry) -> int:
+    loaded = _load_or_report(args.config, registry)
+    if loaded is None:
+        return EXIT_CONFIG
+    from kpiwatch.alerting.offline import alerts_table, read_alerts
+    from kpiwatch.store import StoreError
+
+    try:
+        alerts = asyncio.run(read_alerts(loaded.config))
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.state:
+        alerts = [a for a in alerts if a["state"] == args.state]
+    if args.json:
+        print(json.dumps({"alerts": alerts}, indent=2))
+        return EXIT_OK
+    if not alerts:
+        print("no alerts" + (f" in state {args.state}" if args.state else ""))
+        return EXIT_OK
+    for line in alerts_table(alerts):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_rules(args: argparse.Namespace, registry: PluginRegistry) -> int:
+    loaded = _load_or_report(args.config, registry)
+    if loaded is None:
+        return EXIT_CONFIG
+    from kpiwatch.alerting.promexport import export_rules, write_export
+    from kpiwatch.kpi.compiled import build_catalogue
+
+    exported = export_rules(loaded.config, build_catalogue(loaded.config.kpis))
+    try:
+        paths = write_export(exported, args.output)
+    except OSError as exc:
+        print(f"error: cannot write to {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    for path in paths:
+        print(f"wrote {path}")
+    for rule, reason in exported.skipped:
+        print(f"not exported: {rule}: {reason}", file=sys.stderr)
     return EXIT_OK

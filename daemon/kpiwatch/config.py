@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from kpiwatch.config_alerting import AlertingSettings, NotifierConfig, RuleConfig
 from kpiwatch.durations import format_duration, parse_duration
 
 Duration = Annotated[
@@ -165,7 +166,9 @@ class RetentionConfig(Strict):
 class HistoryConfig(Strict):
     file: str = Field("kpiwatch.db", description="SQLite file, relative to state_dir.")
     flush_interval: Duration = Field(
-        timedelta(seconds=2), description="Samples are written in one transaction this often."
+        timedelta(milliseconds=500),
+        description="A poll's samples are written at most this long after it ends, in one "
+        "transaction with everything else that came in meanwhile.",
     )
     maintenance_interval: Duration = Field(
         timedelta(hours=1), description="How often old samples are downsampled and pruned."
@@ -355,7 +358,8 @@ class KpiSettings(Strict):
         description="Windows every KPI is computed over, each with its previous window.",
     )
     interval: Duration = Field(
-        timedelta(seconds=15), description="How often KPIs of polled accounts are recomputed."
+        timedelta(seconds=1),
+        description="KPIs are recomputed as soon as new polls are stored, at most this often.",
     )
     interactions: InteractionsSettings = InteractionsSettings()
     engagement_rate: EngagementRateSettings = EngagementRateSettings()
@@ -407,5 +411,8 @@ class Config(Strict):
     shutdown_grace: Duration = timedelta(seconds=10)
     accounts: list[AccountConfig] = Field(default_factory=list)
     kpis: KpiSettings = KpiSettings()
+    rules: list[RuleConfig] = Field(default_factory=list)
+    notifiers: list[NotifierConfig] = Field(default_factory=list)
+    alerting: AlertingSettings = AlertingSettings()
 
     # Unique account ids are checked by kpiwatch.config_validation, which can name both lines.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ from kpiwatch.config_yaml import (
 )
 
 if TYPE_CHECKING:
+    from kpiwatch.alerting.notifiers.base import NotifierType
     from kpiwatch.platform import Platform
 
 __all__ = [
@@ -63,6 +64,9 @@ class LoadedConfig:
     settings: Mapping[str, BaseModel]
     source: str
     secrets: frozenset[str] = frozenset()
+    notifier_settings: Mapping[str, BaseModel] = field(
+        default_factory=lambda: types.MappingProxyType({})
+    )
 
     def account_settings(self, account_id: str) -> BaseModel:
         """The validated ``settings:`` of the account ``account_id``."""
@@ -76,13 +80,15 @@ def load_config(
     path: str | Path,
     platforms: Mapping[str, Platform],
     environ: Mapping[str, str] | None = None,
+    notifier_types: Mapping[str, NotifierType] | None = None,
 ) -> LoadedConfig:
     """Read, interpolate and validate the configuration file at ``path``.
 
     Blocking (file I/O and parsing): call it from a worker thread inside the event loop.
     """
     source = str(path)
-    return load_config_text(read_config_file(Path(path), source), source, platforms, environ)
+    text = read_config_file(Path(path), source)
+    return load_config_text(text, source, platforms, environ, notifier_types)
 
 
 def load_config_text(
@@ -90,16 +96,24 @@ def load_config_text(
     source: str,
     platforms: Mapping[str, Platform],
     environ: Mapping[str, str] | None = None,
+    notifier_types: Mapping[str, NotifierType] | None = None,
 ) -> LoadedConfig:
-    """Interpolate and validate configuration ``text``; ``source`` names it in problems."""
+    """Interpolate and validate configuration ``text``; ``source`` names it in problems.
+
+    ``notifier_types`` defaults to the built-in ones (webhook, alertmanager, apprise)."""
     document, data = parse_config(text, source, os.environ if environ is None else environ)
     # Top-level keys starting with "x-" only hold YAML anchors for use elsewhere.
     data = {key: value for key, value in data.items() if not key.startswith(EXTENSION_PREFIX)}
-    config, settings = validate(document, data, platforms)
-    return _loaded(config, settings, source)
+    config, settings, notifier_settings = validate(document, data, platforms, notifier_types)
+    return _loaded(config, settings, source, notifier_settings)
 
 
-def _loaded(config: Config, settings: dict[str, BaseModel], source: str) -> LoadedConfig:
+def _loaded(
+    config: Config,
+    settings: dict[str, BaseModel],
+    source: str,
+    notifier_settings: dict[str, BaseModel] | None = None,
+) -> LoadedConfig:
     """``config`` with each account's settings replaced by its validated values."""
     # The plain text of a secret is not kept in the Config: a SecretStr stays a SecretStr in the
     # settings dict.
@@ -111,11 +125,13 @@ def _loaded(config: Config, settings: dict[str, BaseModel], source: str) -> Load
     ]
     config = config.model_copy(update={"accounts": accounts})
     secrets = set(secret_values(config))
-    for model in settings.values():
+    notifier_settings = notifier_settings or {}
+    for model in (*settings.values(), *notifier_settings.values()):
         secrets.update(secret_values(model))
     return LoadedConfig(
         config=config,
         settings=types.MappingProxyType(dict(settings)),
         source=source,
         secrets=frozenset(secrets),
+        notifier_settings=types.MappingProxyType(dict(notifier_settings)),
     )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ValidationError
 
 from kpiwatch.config import AccountConfig, Config
+from kpiwatch.config_alerting import NotifierConfig
 from kpiwatch.config_annotations import (
     Target,
     is_secret,
@@ -34,6 +35,7 @@ from kpiwatch.config_problems import (
 from kpiwatch.config_yaml import Document
 
 if TYPE_CHECKING:
+    from kpiwatch.alerting.notifiers.base import NotifierType
     from kpiwatch.platform import Platform
 
 #: Secret values shorter than this are hidden only where they are known to appear.
@@ -41,30 +43,44 @@ _MIN_GLOBAL_SCRUB = 8
 
 
 def validate(
-    document: Document, data: dict[str, Any], platforms: Mapping[str, Platform]
-) -> tuple[Config, dict[str, BaseModel]]:
-    """The validated Config and each account's validated settings, or ConfigError.
+    document: Document,
+    data: dict[str, Any],
+    platforms: Mapping[str, Platform],
+    notifier_types: Mapping[str, NotifierType] | None = None,
+) -> tuple[Config, dict[str, BaseModel], dict[str, BaseModel]]:
+    """The validated Config, each account's and each notifier's validated settings, or
+    ConfigError. Without ``notifier_types`` the built-in notifier types are used.
 
     ``document`` converted ``data`` and knows its lines; its problems are reported too.
     """
-    return _Validation(document, data, platforms).run()
+    if notifier_types is None:
+        from kpiwatch.alerting.notifiers.builtin import BUILTIN_NOTIFIER_TYPES
+
+        notifier_types = {t.name: t for t in BUILTIN_NOTIFIER_TYPES}
+    return _Validation(document, data, platforms, notifier_types).run()
 
 
 class _Validation:
     """One validation run: the data, the platforms, and the problems found so far."""
 
     def __init__(
-        self, document: Document, data: dict[str, Any], platforms: Mapping[str, Platform]
+        self,
+        document: Document,
+        data: dict[str, Any],
+        platforms: Mapping[str, Platform],
+        notifier_types: Mapping[str, NotifierType],
     ) -> None:
         self.doc = document
         self.data = data
         self.platforms = platforms
+        self.notifier_types = notifier_types
         self.problems: list[ConfigProblem] = list(document.problems)
         self.settings: dict[str, BaseModel] = {}
+        self.notifier_settings: dict[str, BaseModel] = {}
         #: Raw values given for secret fields, hidden wherever they appear.
         self.given_secrets: set[str] = set()
 
-    def run(self) -> tuple[Config, dict[str, BaseModel]]:
+    def run(self) -> tuple[Config, dict[str, BaseModel], dict[str, BaseModel]]:
         config = None
         try:
             config = Config.model_validate(self.data)
@@ -73,11 +89,13 @@ class _Validation:
         self._collect_secret_inputs(Config, self.data)
         self._check_platform_options()
         self._check_accounts()
+        self._check_notifiers()
         if config is not None:
             self._check_kpis(config)
+            self._check_rules(config)
         if self.problems or config is None:
             raise ConfigError(self._final_problems())
-        return config, self.settings
+        return config, self.settings, self.notifier_settings
 
     # problems ---------------------------------------------------------------------------
     def _add(self, loc: Loc, message: str, fix: str | None, *, key: bool = False) -> None:
@@ -237,6 +255,77 @@ class _Validation:
                 loc = ("kpis",)
                 fix = "correct the kpis settings; docs/kpis.md lists the metrics"
             self._add(loc, str(exc), fix)
+
+    def _check_notifiers(self) -> None:
+        """Each notifier's type exists and its type-specific keys pass the type's model."""
+        notifiers = self.data.get("notifiers")
+        if not isinstance(notifiers, list):
+            return
+        first_use: dict[str, int] = {}
+        common = set(NotifierConfig.model_fields)
+        for index, entry in enumerate(notifiers):
+            if not isinstance(entry, dict):
+                continue
+            loc: Loc = ("notifiers", index)
+            name = entry.get("name")
+            if isinstance(name, str) and name in first_use:
+                self._add(
+                    (*loc, "name"),
+                    f"the notifier name {name!r} is used twice (first by "
+                    f"notifiers[{first_use[name]}])",
+                    "give every notifier its own name",
+                )
+            elif isinstance(name, str):
+                first_use[name] = index
+            kind = entry.get("type")
+            if not isinstance(kind, str):
+                continue  # Config reports the missing type
+            notifier_type = self.notifier_types.get(kind)
+            if notifier_type is None:
+                available = sorted(self.notifier_types)
+                close = close_matches(kind, available)
+                hint = f"did you mean {quoted(close)}? " if close else ""
+                self._add(
+                    (*loc, "type"),
+                    f"unknown notifier type {kind!r}",
+                    f"{hint}available: {', '.join(available) or 'none'}",
+                )
+                continue
+            raw = {k: v for k, v in entry.items() if k not in common}
+            self._collect_secret_inputs(notifier_type.settings, raw)
+            try:
+                model = notifier_type.settings.model_validate(raw)
+            except ValidationError as exc:
+                self._translate(exc, loc, notifier_type.settings)
+                continue
+            except Exception as exc:
+                self._add(
+                    loc,
+                    f"the {kind} notifier type could not check these settings "
+                    f"({type(exc).__name__})",
+                    "report this to the authors of the plugin providing the notifier type",
+                )
+                continue
+            if isinstance(name, str):
+                self.notifier_settings[name] = model
+
+    def _check_rules(self, config: Config) -> None:
+        """Rules against the KPI catalogue, the windows, the templates and the notifiers."""
+        from kpiwatch.alerting.rules import RuleProblems, compile_rules
+        from kpiwatch.kpi.compiled import KpiDefinitionError, build_catalogue
+
+        try:
+            catalogue = build_catalogue(config.kpis)
+        except KpiDefinitionError:
+            return  # reported by _check_kpis
+        names = [n.name for n in config.notifiers]
+        try:
+            compile_rules(config.rules, catalogue, config.kpis.windows, names)
+        except RuleProblems as exc:
+            for problem in exc.problems:
+                loc: Loc = ("rules", problem.index, *problem.field)
+                name = config.rules[problem.index].name
+                self._add(loc, f"rule {name}: {problem.message}", problem.fix)
 
 
 def _related(loc: Loc, other: Loc) -> bool:

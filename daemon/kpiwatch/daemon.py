@@ -17,6 +17,8 @@ from aiohttp import web
 
 from kpiwatch import __version__
 from kpiwatch.account_plan import AccountPlan
+from kpiwatch.alerting.exposition import CombinedSection
+from kpiwatch.alerting.service import AlertService, NotifierEntry
 from kpiwatch.config import Config
 from kpiwatch.config_loader import ConfigError, LoadedConfig
 from kpiwatch.exposition import ExpositionCache
@@ -70,6 +72,7 @@ class Daemon:
         self.store_path: Path | None = None
         self.history: HistoryWriter | None = None
         self.kpis: KpiService | None = None
+        self.alerts: AlertService | None = None
         self.port: int | None = None
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -90,7 +93,10 @@ class Daemon:
             self.runtime,
             min_interval=config.server.metrics_min_render_interval.total_seconds(),
             build_info={"version": __version__, "python": python_platform.python_version()},
-            extra=lambda: self.kpis.section if self.kpis else None,
+            extra=lambda: CombinedSection.of(
+                self.kpis.section if self.kpis else None,
+                self.alerts.section if self.alerts else None,
+            ),
         )
         await self.exposition.render_now()
         self._spawn(self.exposition.run(), "exposition")
@@ -100,6 +106,7 @@ class Daemon:
             reload=self.reload if config.server.enable_reload else None,
             info=self.info,
             kpis=self._kpi_report,
+            alerts=self._alerts_report,
         )
         try:
             self.runner = await start_server(app, config.server.host, config.server.port)
@@ -111,6 +118,7 @@ class Daemon:
             ) from exc
         self.port = bound_port(self.runner)
         await self._open_history()
+        await self._open_alerting()
         await self._call_hook("kpiwatch_startup")
         self.scheduler = Scheduler(self.runtime, self.http, sink=self._record_poll)
         plans = self._plans(self.loaded)
@@ -152,6 +160,8 @@ class Daemon:
             await asyncio.wait(self._tasks, timeout=1)
         if self.history:
             await self.history.flush()  # what the last polls returned
+        if self.alerts:
+            await self.alerts.close()
         if self.kpis:
             await self.kpis.close()
         if self.store:
@@ -219,6 +229,48 @@ class Daemon:
             raise StartupError(str(exc)) from exc
         self._spawn(self.kpis.run(), "kpis")
 
+    async def _open_alerting(self) -> None:
+        """Open the alert store and start rule evaluation and delivery. Raises StartupError."""
+        config = self.config
+        path = Path(config.alerting.state_file)
+        if not path.is_absolute():
+            path = config.state_dir / path
+        external = config.alerting.external_url or (
+            f"http://{_url_host(config.server.host)}:{self.port}"
+        )
+        assert self.http is not None
+        self.alerts = AlertService(
+            config,
+            self._notifier_entries(self.loaded),
+            self.runtime,
+            self.kpis,
+            self.http,
+            path,
+            external,
+        )
+        try:
+            await self.alerts.open()
+        except StoreError as exc:
+            await self._close_resources()
+            raise StartupError(str(exc)) from exc
+        if self.history is not None and self.kpis is not None:
+            self.history.on_commit(self.kpis.polls_stored)
+            self.kpis.on_cycle(self.alerts.wake)
+        self._spawn(self.alerts.run(), "alerting")
+
+    def _notifier_entries(self, loaded: LoadedConfig) -> list[NotifierEntry]:
+        types = self.registry.notifier_types
+        return [
+            NotifierEntry(n.name, types[n.type], loaded.notifier_settings[n.name])
+            for n in loaded.config.notifiers
+            if n.type in types and n.name in loaded.notifier_settings
+        ]
+
+    async def _alerts_report(self) -> list[dict[str, Any]]:
+        if self.alerts is None:
+            raise ValueError("alerting has not started yet; try again in a moment")
+        return self.alerts.alerts_json()
+
     async def _kpi_report(self, window: str | None, by: list[str]) -> Mapping[str, Any]:
         if self.kpis is None:
             raise ValueError("the KPI engine has not started yet; try again in a moment")
@@ -251,6 +303,8 @@ class Daemon:
         self.log.info("history restored", samples=restored, store=str(self.store_path))
 
     def _record_poll(self, plan: AccountPlan, outcome: PollOutcome, state: dict[str, Any]) -> None:
+        if self.alerts is not None:
+            self.alerts.poll_finished(plan.account.id, outcome.samples)
         if self.history is not None:
             self.history.add(
                 plan.account.id,
@@ -292,6 +346,8 @@ class Daemon:
                 self.log.warning("history settings change on restart only")
             if new.kpis != old.kpis and self.kpis is not None:
                 self.kpis.replace(new.kpis, build_catalogue(new.kpis))
+            if self.alerts is not None:
+                await self.alerts.replace(new, self._notifier_entries(loaded))
             if new.log != old.log:
                 configure_logging(new.log.level, new.log.format, self._log_stream)
             # Keep redacting the old secrets too: a poll of a stopping account may still log.

@@ -1,8 +1,11 @@
 """Batches what polls returned and writes it to the history store, off the poll path.
 
 The scheduler hands every successful poll to :meth:`HistoryWriter.add` (cheap, on the loop);
-:meth:`HistoryWriter.run` writes everything that came in during one flush interval in one
-transaction. A failed write keeps the batch and retries it with the next one, so a full disk
+:meth:`HistoryWriter.run` writes a poll at most one flush interval after it came in, together
+with everything else that came in meanwhile, in one transaction (a group commit: under load a
+batch also takes in what arrives while the previous one is written). Listeners learn which
+accounts each committed batch held, so the KPI engine and the rules see new polls at once.
+A failed write keeps the batch and retries it with the next one, so a full disk
 or a locked file loses nothing while the daemon runs.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,7 +43,7 @@ class PendingWrites:
 
 
 class HistoryWriter:
-    """Writes polls to the store once per ``flush_interval`` seconds."""
+    """Writes polls to the store at most ``flush_interval`` seconds after they come in."""
 
     def __init__(self, store: Store, flush_interval: float) -> None:
         self.store = store
@@ -49,6 +53,12 @@ class HistoryWriter:
         self.failed_writes = 0
         self.log = get_logger(component="history")
         self._lock = asyncio.Lock()
+        self._arrived = asyncio.Event()
+        self._listeners: list[Callable[[set[str]], None]] = []
+
+    def on_commit(self, listener: Callable[[set[str]], None]) -> None:
+        """Call ``listener(accounts)`` on the loop after each batch is committed."""
+        self._listeners.append(listener)
 
     def add(
         self,
@@ -87,12 +97,16 @@ class HistoryWriter:
             for p in posts
         )
         self.pending.states[account] = (platform, dict(state))
+        self._arrived.set()
 
     async def run(self) -> None:
-        """Flush every ``flush_interval`` seconds until cancelled."""
+        """Flush ``flush_interval`` seconds after data arrives, until cancelled."""
         while True:
+            await self._arrived.wait()
             await asyncio.sleep(self.flush_interval)
-            await self.flush()
+            self._arrived.clear()
+            if not await self.flush() and len(self.pending):
+                self._arrived.set()  # a failed write: try again after the next interval
 
     async def flush(self) -> int:
         """Write what is pending in one transaction; on failure keep it for the next flush."""
@@ -115,7 +129,13 @@ class HistoryWriter:
                 )
                 return 0
             self.rows_written += rows
-            return rows
+        accounts = set(batch.states)
+        for listener in self._listeners:
+            try:
+                listener(accounts)
+            except Exception as exc:  # a listener's bug must not stop history writing
+                self.log.error("history listener failed", error=f"{type(exc).__name__}: {exc}")
+        return rows
 
     async def maintain_every(self, interval: float) -> None:
         """Downsample and prune old history every ``interval`` seconds until cancelled."""

@@ -16,6 +16,18 @@ def kpiwatch_register_platforms(register):
 
 
 @hookspec
+def kpiwatch_register_notifiers(register):
+    """Register notifier types: channels alerts can be delivered through.
+
+    Called once when plugins are loaded, like ``kpiwatch_register_platforms``. Call
+    ``register(kpiwatch.NotifierType(...))`` once per type; a ``notifiers:`` entry of the
+    configuration names the type in ``type:``. The built-in types ``webhook``,
+    ``alertmanager`` and ``apprise`` are registered through this hook too. The return value is
+    ignored. A type name already registered by another plugin is refused with an error.
+    """
+
+
+@hookspec
 def kpiwatch_startup(app):
     """Run set-up work once the daemon has loaded its configuration, before the first poll.
 

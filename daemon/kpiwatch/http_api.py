@@ -32,6 +32,7 @@ class ReloadOutcome:
 ReloadFunction = Callable[[], Awaitable[ReloadOutcome]]
 InfoFunction = Callable[[], Mapping[str, Any]]
 KpiFunction = Callable[[str | None, list[str]], Awaitable[Mapping[str, Any]]]
+AlertsFunction = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 _ROUTES = (
     ("/metrics", "Prometheus metrics (text format 0.0.4, or OpenMetrics when asked for)"),
@@ -138,8 +139,10 @@ class _Handlers:
         reload: ReloadFunction | None,
         info: InfoFunction,
         kpis: KpiFunction | None = None,
+        alerts: AlertsFunction | None = None,
     ) -> None:
         self.kpis_function = kpis
+        self.alerts_function = alerts
         self.runtime = runtime
         self.exposition = exposition
         self.reload_function = reload
@@ -273,6 +276,27 @@ distribution.</p>
             return _json({"status": "error", "error": str(exc)}, status=400)
         return await _json_off_loop(data)
 
+    async def alerts(self, request: web.Request) -> web.Response:
+        """Alerts: pending, firing and recently resolved (``?state=firing`` filters)."""
+        if self.alerts_function is None:
+            return _json({"status": "error", "error": "alerting is not running"}, 503)
+        wanted = request.query.get("state") or None
+        if wanted is not None and wanted not in ("pending", "firing", "resolved"):
+            return _json(
+                {
+                    "status": "error",
+                    "error": f"state {wanted!r} is not one of pending, firing, resolved",
+                },
+                status=400,
+            )
+        try:
+            alerts = await self.alerts_function()
+        except ValueError as exc:
+            return _json({"status": "error", "error": str(exc)}, status=503)
+        if wanted is not None:
+            alerts = [a for a in alerts if a["state"] == wanted]
+        return await _json_off_loop({"status": "success", "data": {"alerts": alerts}})
+
     async def reload(self, request: web.Request) -> web.Response:
         if self.reload_function is None:
             return _json(
@@ -310,9 +334,10 @@ def create_app(
     reload: ReloadFunction | None,
     info: InfoFunction,
     kpis: KpiFunction | None = None,
+    alerts: AlertsFunction | None = None,
 ) -> web.Application:
     """The aiohttp application; ``reload`` None disables ``POST /-/reload`` (403)."""
-    handlers = _Handlers(runtime, exposition, reload, info, kpis)
+    handlers = _Handlers(runtime, exposition, reload, info, kpis, alerts)
     app = web.Application()
     app.router.add_get("/", handlers.landing)
     app.router.add_get("/metrics", handlers.metrics)
@@ -320,6 +345,7 @@ def create_app(
     app.router.add_get("/readyz", handlers.readyz)
     app.router.add_get("/api/v1/status", handlers.status)
     app.router.add_get("/api/v1/kpis", handlers.kpis)
+    app.router.add_get("/api/v1/alerts", handlers.alerts)
     app.router.add_post("/-/reload", handlers.reload)
     return app
 

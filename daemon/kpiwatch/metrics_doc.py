@@ -11,7 +11,7 @@ import sys
 from kpiwatch import vocabulary
 from kpiwatch.errors import FAILURE_REASONS
 from kpiwatch.runtime import DURATION_BUCKETS
-from kpiwatch.selfmetrics import ACCOUNT_LABELS, SELF_METRICS
+from kpiwatch.selfmetrics import ACCOUNT_LABELS, ALERT_METRICS, SELF_METRICS
 from kpiwatch.vocabulary import Kind
 
 _KINDS = {
@@ -154,6 +154,21 @@ def _self_section() -> list[str]:
         if m.labels[: len(ACCOUNT_LABELS)] == ACCOUNT_LABELS:
             names[: len(ACCOUNT_LABELS)] = ["`<account>`"]
         labels = ", ".join(names)
+        lines.append(
+            f"| `{m.name}` | {m.type} | {m.unit or '-'} | {labels or '-'} "
+            f"| {_cell(m.description)} |"
+        )
+    lines += [
+        "",
+        "### Alerting",
+        "",
+        "The rule engine and the notification outbox (docs/alerting.md) export:",
+        "",
+        "| Metric | Type | Unit | Labels | Description |",
+        "|---|---|---|---|---|",
+    ]
+    for m in ALERT_METRICS:
+        labels = ", ".join(f"`{label}`" for label in m.labels)
         lines.append(
             f"| `{m.name}` | {m.type} | {m.unit or '-'} | {labels or '-'} "
             f"| {_cell(m.description)} |"

@@ -15,6 +15,7 @@ from types import ModuleType
 import pluggy
 
 from kpiwatch import hookspecs
+from kpiwatch.alerting.notifiers.base import NotifierType
 from kpiwatch.platform import Platform
 
 ENTRY_POINT_GROUP = "kpiwatch"
@@ -32,6 +33,7 @@ class PluginInfo:
     version: str | None = None
     hooks: list[str] = field(default_factory=list)
     platforms: list[str] = field(default_factory=list)
+    notifier_types: list[str] = field(default_factory=list)
     error: str | None = None
 
 
@@ -44,6 +46,8 @@ class PluginRegistry:
         self.plugins: dict[str, PluginInfo] = {}
         self.platforms: dict[str, Platform] = {}
         self.platform_owner: dict[str, str] = {}
+        self.notifier_types: dict[str, NotifierType] = {}
+        self.notifier_type_owner: dict[str, str] = {}
         self.errors: list[str] = []
 
     # loading ------------------------------------------------------------------------------
@@ -69,6 +73,12 @@ class PluginRegistry:
                 self._fail(info, f"import failed: {type(exc).__name__}: {exc}")
                 continue
             self._register(module, info)
+
+    def load_builtins(self) -> None:
+        """Register the notifier types that ship with kpiwatch (through the same hook)."""
+        from kpiwatch.alerting.notifiers import builtin
+
+        self._register(builtin, PluginInfo("kpiwatch.notifiers", "built in", "kpiwatch"))
 
     def load_directory(self, directory: Path) -> None:
         """Register every ``*.py`` file of ``directory`` as a plugin (like datasette's)."""
@@ -144,30 +154,45 @@ class PluginRegistry:
                 impl_caller.name for impl_caller in self.pm.get_hookcallers(plugin) or []
             )
         for impl in self.pm.hook.kpiwatch_register_platforms.get_hookimpls():
-            self._call_register(impl)
+            self._call_register(impl, "kpiwatch_register_platforms", self._add_platform)
+        for impl in self.pm.hook.kpiwatch_register_notifiers.get_hookimpls():
+            self._call_register(impl, "kpiwatch_register_notifiers", self._add_notifier_type)
 
-    def _call_register(self, impl: pluggy.HookImpl) -> None:
+    def _add_platform(self, owner: str, platform: Platform) -> None:
+        if not isinstance(platform, Platform):
+            raise TypeError(f"register() takes a kpiwatch.Platform, not {type(platform).__name__}")
+        if platform.name in self.platforms:
+            raise ValueError(
+                f"platform {platform.name!r} is already registered by plugin "
+                f"{self.platform_owner[platform.name]!r}"
+            )
+        self.platforms[platform.name] = platform
+        self.platform_owner[platform.name] = owner
+        self.plugins[owner].platforms.append(platform.name)
+
+    def _add_notifier_type(self, owner: str, kind: NotifierType) -> None:
+        if not isinstance(kind, NotifierType):
+            raise TypeError(f"register() takes a kpiwatch.NotifierType, not {type(kind).__name__}")
+        if kind.name in self.notifier_types:
+            raise ValueError(
+                f"notifier type {kind.name!r} is already registered by plugin "
+                f"{self.notifier_type_owner[kind.name]!r}"
+            )
+        self.notifier_types[kind.name] = kind
+        self.notifier_type_owner[kind.name] = owner
+        self.plugins[owner].notifier_types.append(kind.name)
+
+    def _call_register(self, impl: pluggy.HookImpl, hook: str, add) -> None:
         owner = impl.plugin_name
         info = self.plugins[owner]
 
-        def register(platform: Platform) -> None:
-            if not isinstance(platform, Platform):
-                raise TypeError(
-                    f"register() takes a kpiwatch.Platform, not {type(platform).__name__}"
-                )
-            if platform.name in self.platforms:
-                raise ValueError(
-                    f"platform {platform.name!r} is already registered by plugin "
-                    f"{self.platform_owner[platform.name]!r}"
-                )
-            self.platforms[platform.name] = platform
-            self.platform_owner[platform.name] = owner
-            info.platforms.append(platform.name)
+        def register(item: object) -> None:
+            add(owner, item)
 
         try:
             impl.function(**({"register": register} if "register" in impl.argnames else {}))
         except Exception as exc:
-            message = f"kpiwatch_register_platforms failed: {type(exc).__name__}: {exc}"
+            message = f"{hook} failed: {type(exc).__name__}: {exc}"
             info.error = message
             self.errors.append(f"plugin {owner}: {message}")
 
@@ -210,6 +235,7 @@ def load_plugins(
 ) -> PluginRegistry:
     """Load entry-point plugins (and those of ``plugins_dir``) and collect their platforms."""
     registry = PluginRegistry()
+    registry.load_builtins()
     registry.load_entry_points(environ)
     if plugins_dir is not None:
         registry.load_directory(plugins_dir)

@@ -108,6 +108,27 @@ SELF_METRICS: tuple[SelfMetric, ...] = (
     _m("kpiwatch_exposition_series", "gauge", "count", (),
        "Series (sample lines) in this /metrics exposition, this one included."),
 )
+
+#: Families of the rule engine and the outbox, rendered by the alert service's own section.
+ALERT_METRICS: tuple[SelfMetric, ...] = (
+    _m("kpiwatch_alerts", "gauge", "count", ("rule", "severity", "state"),
+       "Alerts of each rule by state: pending (condition holds, waiting for `for`), firing, "
+       "resolved (kept alerting.resolved_retention). Every configured rule has all three."),
+    _m("kpiwatch_rule_evaluation_duration_seconds", "gauge", "seconds", (),
+       "How long the last evaluation of every rule took."),
+    _m("kpiwatch_rule_evaluation_timestamp_seconds", "gauge", "seconds", (),
+       "Unix time the rules were last evaluated."),
+    _m("kpiwatch_rule_evaluation_failures_total", "counter", "count", ("rule",),
+       "Evaluations of the rule that failed (its alerts were kept as they were)."),
+    _m("kpiwatch_notifications_total", "counter", "count", ("notifier", "outcome"),
+       "Delivery attempts by notifier and outcome: delivered, retry (failed, will be retried), "
+       "dead (given up: max_age passed or the receiver refused it), superseded (a newer "
+       "Alertmanager snapshot replaced it before delivery)."),
+    _m("kpiwatch_outbox_messages", "gauge", "count", ("notifier",),
+       "Notifications waiting in the outbox for delivery."),
+    _m("kpiwatch_outbox_oldest_age_seconds", "gauge", "seconds", ("notifier",),
+       "Age of the oldest notification waiting in the outbox; 0 when none waits."),
+)
 # fmt: on
 
-BY_NAME: dict[str, SelfMetric] = {m.name: m for m in SELF_METRICS}
+BY_NAME: dict[str, SelfMetric] = {m.name: m for m in (*SELF_METRICS, *ALERT_METRICS)}

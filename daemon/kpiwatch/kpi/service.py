@@ -1,6 +1,8 @@
 """The KPI engine inside the daemon: refresh the inputs of polled accounts, compute, export.
 
-Every ``kpis.interval`` the service takes the accounts whose last successful poll changed,
+When the history writer commits new polls (at most every ``kpis.interval``, and at least once
+every 15 ``kpis.interval`` as a safety net) the service takes the accounts whose last
+successful poll changed,
 reads their window inputs and recent posts from the history store on the reader's own thread,
 recomputes every KPI of every account there (vectorised), renders the KPI families of the
 refreshed accounts and wakes the /metrics exporter. The event loop only compares timestamps.
@@ -9,8 +11,9 @@ refreshed accounts and wakes the /metrics exporter. The event loop only compares
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,7 +130,24 @@ class KpiService:
         self.last_cycle: CycleStats | None = None
         self._seen: dict[str, float | None] = {}
         self._lock = asyncio.Lock()
+        self._stored = asyncio.Event()
+        self._listeners: list[Callable[[], None]] = []
         self.log = get_logger(component="kpis")
+
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while a cycle changes the engine state; hold it to read ``state`` consistently."""
+        return self._lock
+
+    def polls_stored(self, accounts: set[str]) -> None:
+        """The history writer committed polls of ``accounts``: recompute soon."""
+        for account in accounts:
+            self._seen.pop(account, None)
+        self._stored.set()
+
+    def on_cycle(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` on the loop after every cycle."""
+        self._listeners.append(listener)
 
     async def open(self) -> None:
         self.reader = await HistoryReader.open(self.db_path)
@@ -187,8 +207,10 @@ class KpiService:
         return stats
 
     async def run(self) -> None:
-        """Cycle every ``kpis.interval`` until cancelled; a failing cycle is logged."""
+        """Cycle when polls are stored (at most every ``kpis.interval``) until cancelled."""
         while True:
+            started = time.monotonic()
+            self._stored.clear()
             try:
                 stats = await self.cycle()
                 self.log.debug(
@@ -201,7 +223,16 @@ class KpiService:
                 raise
             except Exception as exc:
                 self.log.error("kpi cycle failed", error=f"{type(exc).__name__}: {exc}")
-            await asyncio.sleep(self.settings.interval.total_seconds())
+            for listener in self._listeners:
+                try:
+                    listener()
+                except Exception as exc:
+                    self.log.error("kpi listener failed", error=f"{type(exc).__name__}: {exc}")
+            interval = self.settings.interval.total_seconds()
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(interval * 14):
+                    await self._stored.wait()
 
     async def report(self, window: str | None, by: Sequence[str]) -> dict[str, Any]:
         """The KPI table (as served by /api/v1/kpis) for one window, grouped by ``by``."""

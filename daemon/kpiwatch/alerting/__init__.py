@@ -1,0 +1,1 @@
+"""Alert rules, their state, and the notifications they send through a durable outbox."""

@@ -1,0 +1,1 @@
+"""Notifier types: the channels alerts are delivered through."""
