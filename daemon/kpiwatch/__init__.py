@@ -16,6 +16,12 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("kpiwatch")
 hookspec = pluggy.HookspecMarker("kpiwatch")
 
+from kpiwatch.alerting.notifiers.base import (  # noqa: E402
+    DeliveryError,
+    Notification,
+    NotifierSetup,
+    NotifierType,
+)
 from kpiwatch.errors import (  # noqa: E402
     AuthError,
     BadResponse,
@@ -34,8 +40,12 @@ __all__ = [
     "CollectContext",
     "CollectError",
     "CollectResult",
+    "DeliveryError",
     "MetricRemoved",
     "NotFound",
+    "Notification",
+    "NotifierSetup",
+    "NotifierType",
     "Platform",
     "Post",
     "QuotaExhausted",

@@ -423,7 +423,7 @@ def cmd_rules(args: argparse.Namespace, registry: PluginRegistry) -> int:
     from kpiwatch.alerting.promexport import export_rules, write_export
     from kpiwatch.kpi.compiled import build_catalogue
 
-    exported = export_rules(loaded.config, build_catalogue(loaded.config.kpis))
+    exported = export_rules(loaded.config, build_catalogue(loaded.config.kpis), loaded.source)
     try:
         paths = write_export(exported, args.output)
     except OSError as exc:

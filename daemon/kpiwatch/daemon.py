@@ -123,6 +123,8 @@ class Daemon:
         self.scheduler = Scheduler(self.runtime, self.http, sink=self._record_poll)
         plans = self._plans(self.loaded)
         await self._restore(plans)
+        if self.alerts is not None:
+            self.alerts.seed_quality()
         changes = self.scheduler.apply(plans)
         self.runtime.config_loaded = True
         self.runtime.changed()

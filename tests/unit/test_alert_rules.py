@@ -49,9 +49,11 @@ def er(engagements: float, reach: float) -> dict[str, float]:
     return {"engagements": engagements, "reach": reach}
 
 
-def rules(*specs: dict[str, Any], notifiers: Sequence[str] = ()) -> list[CompiledRule]:
+def rules(
+    *specs: dict[str, Any], notifiers: Sequence[str] = (), windows=WINDOWS
+) -> list[CompiledRule]:
     configs = [RuleConfig.model_validate(s) for s in specs]
-    return compile_rules(configs, CATALOGUE, WINDOWS, list(notifiers))
+    return compile_rules(configs, CATALOGUE, windows, list(notifiers))
 
 
 def evaluate(rule_list, view=None, **inputs) -> dict[str, list]:
@@ -162,12 +164,15 @@ def test_anomaly_rule_uses_same_weekday_baseline() -> None:
         "kpi": "followers",
         "condition": {"anomaly": {"baseline": "28d", "z": 3.5, "direction": "down"}},
     }
-    found = evaluate(rules(rule), view, baselines={"followers": history})["Odd"]
+    daily = [timedelta(days=1)]  # anomaly rules compare daily values
+    found = evaluate(rules(rule, windows=daily), view, baselines={"followers": history})["Odd"]
     assert names(found) == ["b"]
     assert found[0].context["z"] < -3.5
     flat = {**rule, "condition": {"anomaly": {"baseline": "28d", "seasonality": "none"}}}
     # without seasonality the normal weekly high of a looks anomalous too
-    assert names(evaluate(rules(flat), view, baselines={"followers": history})["Odd"]) == [
+    assert names(
+        evaluate(rules(flat, windows=daily), view, baselines={"followers": history})["Odd"]
+    ) == [
         "a",
         "b",
     ]
@@ -326,6 +331,10 @@ def problems(rules_yaml: str, notifiers_yaml: str = "notifiers: []") -> list[str
         (
             "  - {name: R, kpi: reach, condition: {below: 1}, annotations: {s: '{{ nope }}'}}",
             "'nope' is undefined",
+        ),
+        (
+            "  - {name: R, kpi: reach, window: 7d, condition: {anomaly: {}}}",
+            "rules[0].window: rule R: anomaly rules compare daily values; window 7d is not 1d",
         ),
         (
             "  - {name: R, kpi: reach, condition: {below: 1}, notifiers: [opps]}",

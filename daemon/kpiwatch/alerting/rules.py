@@ -142,6 +142,13 @@ def _compile(
                 f"{hint}docs/metrics.md lists the vocabulary",
             )
         base["metric"] = rule.metric
+    if rule.condition.anomaly is not None and label not in (None, "1d"):
+        raise RuleProblem(
+            index,
+            ("over" if rule.over is not None else "window",),
+            f"anomaly rules compare daily values; window {label} is not 1d",
+            "write window: 1d (and keep 1d in kpis.windows)",
+        )
     if rule.condition.anomaly is not None and not list(rule.by) == ["account"]:
         raise RuleProblem(
             index, ("by",), "anomaly rules are judged per account", "remove by: from the rule"

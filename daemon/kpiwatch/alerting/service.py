@@ -91,6 +91,8 @@ class AlertService:
         self._unsaved: dict[str, AlertRecord] = {}
         self._unsaved_removed: set[str] = set()
         self._worker_task: asyncio.Task[None] | None = None
+        self._accounts_known_at: float | None = None
+        self._template_errors: dict[str, str] = {}
         self._configure(config, notifiers)
 
     # configuration ---------------------------------------------------------------------------
@@ -156,8 +158,6 @@ class AlertService:
         self.states = AlertStates(records, self.config.alerting.resolved_retention.total_seconds())
         self.router = Router(self.targets, self.external_url, await self.store.load_groups())
         self._start_worker()
-        for account, samples in self.runtime.latest.items():
-            self.quality.seed(account, list(samples.values()))
         self.log.info(
             "alerting started",
             rules=len(self.rules),
@@ -225,6 +225,10 @@ class AlertService:
             started = time.perf_counter()
             observations = await self._evaluate(now)
             failed = frozenset(self.evaluator.errors)
+            if not self._kpis_ready():
+                # Before the KPI engine has computed the accounts of this configuration (at
+                # start-up), KPI rules keep their alerts as stored: no resolve, no lost `for`.
+                failed |= {r.name for r in self.rules if r.config.kpi is not None}
             for rule, error in self.evaluator.errors.items():
                 self.evaluation_failures[rule] += 1
                 self.log.error("rule evaluation failed", rule=rule, error=error)
@@ -238,6 +242,12 @@ class AlertService:
             plan = self.router.plan(self.states.alerts(), now, changed=step.notify)
             if self._unsaved or self._unsaved_removed or plan:
                 await self._commit(plan)
+            for rule, error in step.template_errors.items():
+                if self._template_errors.get(rule) != error:
+                    self.log.warning(
+                        "alert template failed; its text is kept as written", rule=rule, error=error
+                    )
+            self._template_errors = dict(step.template_errors)
             for fp, before, after in step.transitions:
                 if after in ("firing", "resolved"):
                     record = self.states.records.get(fp)
@@ -327,6 +337,22 @@ class AlertService:
         for i in range(0, len(due), BASELINE_BATCH):
             batch: list[AccountMeta] = [metas[a] for a in due[i : i + BASELINE_BATCH]]
             await self.kpis.reader.run(lambda conn, b=batch: baselines.read(conn, b, now))
+
+    def _kpis_ready(self) -> bool:
+        """Whether a KPI cycle has completed since every configured account was known."""
+        if self.kpis is None:
+            return False
+        if self._accounts_known_at is None:
+            if not self.runtime.config_loaded:
+                return False
+            self._accounts_known_at = time.time()
+        computed = self.kpis.computed_from
+        return computed is not None and computed >= self._accounts_known_at
+
+    def seed_quality(self) -> None:
+        """Compare the first poll after start-up with the stored values (call after restore)."""
+        for account, samples in self.runtime.latest.items():
+            self.quality.seed(account, list(samples.values()))
 
     def _generator_url(self) -> str:
         return f"{self.external_url}/api/v1/alerts"

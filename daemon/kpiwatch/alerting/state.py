@@ -26,6 +26,7 @@ class Step:
     changed: list[AlertRecord] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     transitions: list[tuple[str, str, str]] = field(default_factory=list)  # fp, from, to
+    template_errors: dict[str, str] = field(default_factory=dict)  # rule -> first error
 
     @property
     def notify(self) -> bool:
@@ -57,7 +58,9 @@ class AlertStates:
                 seen.update(fp for fp, r in self.records.items() if r.rule == rule.name)
                 continue
             for obs in observations.get(rule.name, ()):
-                labels, annotations, _ = rule.templates.render(obs.context)
+                labels, annotations, error = rule.templates.render(obs.context)
+                if error:
+                    step.template_errors.setdefault(rule.name, error)
                 full = {**obs.labels, **{k: v for k, v in labels.items() if k not in obs.labels}}
                 fp = fingerprint(full)
                 if fp in seen:

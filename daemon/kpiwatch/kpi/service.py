@@ -128,6 +128,8 @@ class KpiService:
         self.reader: HistoryReader | None = None
         self.section: KpiSection | None = None
         self.last_cycle: CycleStats | None = None
+        #: Wall-clock start of the last completed cycle (None before the first).
+        self.computed_from: float | None = None
         self._seen: dict[str, float | None] = {}
         self._lock = asyncio.Lock()
         self._stored = asyncio.Event()
@@ -191,6 +193,7 @@ class KpiService:
         assert self.reader is not None
         async with self._lock:
             started = time.perf_counter()
+            began = time.time()
             due, gone = self._due()
             state = self.state
             now = time.time()
@@ -202,6 +205,7 @@ class KpiService:
             self.section = await asyncio.to_thread(state.compute, names)
             stats = CycleStats(len(due), len(state.table), time.perf_counter() - started)
             self.last_cycle = stats
+            self.computed_from = began
         if due or gone:
             self.runtime.changed()
         return stats

@@ -1,6 +1,6 @@
 """The ``apprise`` notifier: chat and e-mail (Slack, Microsoft Teams, Discord, e-mail, ...).
 
-Each entry of ``urls`` is an apprise URL (``slack://``, ``msteams://``, ``discord://``,
+Each entry of ``urls`` is an apprise URL (``slack://``, ``workflows://`` (Microsoft Teams), ``discord://``,
 ``mailto://``, ``json://``, ...; https://github.com/caronc/apprise/wiki lists them). The URLs
 hold tokens, so they are secrets: no message or log line quotes one, and the settings model
 checks each with apprise's own parser so ``check-config`` reports a bad one by its index.
@@ -83,7 +83,8 @@ class AppriseSettings(BaseModel):
 
     urls: list[AppriseURL] = Field(
         min_length=1,
-        description="apprise URLs (slack://, msteams://, discord://, mailto://, json://, ...); "
+        description="apprise URLs (slack://, workflows:// for Teams, discord://, mailto://, "
+        "json://, ...); "
         "kept secret, since they hold tokens.",
     )
 
