@@ -134,6 +134,7 @@ class RuleEvaluator:
         self.kpi_seen: dict[tuple[str, str], float] = {}
         self.errors: dict[str, str] = {}
         self._baselines: dict[tuple[str, int, str], detect.AnomalyBaseline] = {}
+        self._group_keys: dict[tuple[str, ...], list[tuple[str, ...] | None]] = {}
 
     def evaluate(
         self, rules: Sequence[CompiledRule], inputs: EvaluationInputs
@@ -142,6 +143,7 @@ class RuleEvaluator:
         ``errors`` and yields nothing (it never stops the others)."""
         self.errors: dict[str, str] = {}
         self._baselines: dict[tuple[str, int, str], detect.AnomalyBaseline] = {}
+        self._group_keys: dict[tuple[str, ...], list[tuple[str, ...] | None]] = {}
         columns = LabelColumns(inputs.kpis.results.meta) if inputs.kpis else None
         out: dict[str, list[Observation]] = {}
         for rule in rules:
@@ -234,8 +236,11 @@ class RuleEvaluator:
         assert view is not None and rule.window_index is not None and rule.config.kpi
         by = list(rule.config.by)
         mask = columns.mask(rule.config.scope, rule.config.include_competitors)
-        keys = group_keys(view.results.meta, by, include_competitors=True)
-        keys = [k if mask[i] else None for i, k in enumerate(keys[: columns.size])]
+        all_keys = self._group_keys.get(tuple(by))
+        if all_keys is None:
+            all_keys = group_keys(view.results.meta, by, include_competitors=True)
+            self._group_keys[tuple(by)] = all_keys
+        keys = [k if m else None for k, m in zip(all_keys, mask.tolist(), strict=False)]
         w = rule.window_index
         now = aggregate(view.results, view.table, rule.config.kpi, by, w, 0, keys)
         before = {

@@ -39,6 +39,7 @@ class AlertStates:
     def __init__(self, records: Iterable[AlertRecord] = (), resolved_retention: float = 900.0):
         self.records: dict[str, AlertRecord] = {r.fingerprint: r for r in records}
         self.resolved_retention = resolved_retention
+        self._fingerprints: dict[tuple[tuple[str, str], ...], str] = {}
 
     def step(
         self,
@@ -58,11 +59,14 @@ class AlertStates:
                 seen.update(fp for fp, r in self.records.items() if r.rule == rule.name)
                 continue
             for obs in observations.get(rule.name, ()):
-                labels, annotations, error = rule.templates.render(obs.context)
+                if rule.templates.empty:
+                    labels, annotations, error = {}, {}, ""
+                else:
+                    labels, annotations, error = rule.templates.render(obs.context)
                 if error:
                     step.template_errors.setdefault(rule.name, error)
                 full = {**obs.labels, **{k: v for k, v in labels.items() if k not in obs.labels}}
-                fp = fingerprint(full)
+                fp = self._fingerprint(full)
                 if fp in seen:
                     continue  # two groups rendering the same labels: the first one wins
                 seen.add(fp)
@@ -73,6 +77,16 @@ class AlertStates:
             rule = by_rule.get(record.rule)
             self._not_observed(record, rule, now, step)
         return step
+
+    def _fingerprint(self, labels: dict[str, str]) -> str:
+        """The labels' fingerprint, remembered (alerts are seen again every evaluation)."""
+        key = tuple(sorted(labels.items()))
+        fp = self._fingerprints.get(key)
+        if fp is None:
+            if len(self._fingerprints) > 4 * len(self.records) + 1024:
+                self._fingerprints.clear()
+            fp = self._fingerprints[key] = fingerprint(labels)
+        return fp
 
     def _observed(
         self,

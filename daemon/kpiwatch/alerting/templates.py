@@ -107,6 +107,7 @@ class Templates:
     def __init__(self, labels: Mapping[str, str], annotations: Mapping[str, str]) -> None:
         self.labels = {k: _compile(v) for k, v in labels.items()}
         self.annotations = {k: _compile(v) for k, v in annotations.items()}
+        self.empty = not labels and not annotations
 
     def render(self, context: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str], str]:
         """Rendered labels and annotations, and an error text ("" if none).

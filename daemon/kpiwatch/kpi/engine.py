@@ -245,6 +245,12 @@ def aggregate(
     keys = keys if keys is not None else group_keys(results.meta, by)
     columns = results.kpis[kpi_name]
     wp = (window, period)
+    if (
+        kpi.derived is None
+        and kpi.definition.pairing != "group"
+        and not kpi.definition.share_of_market
+    ):
+        return _aggregate_rows(results, kpi, columns, list(by), keys, wp)
     extra_names: list[str] = []
     extras: list[list[str]] = []
     if kpi.basis:
@@ -265,37 +271,78 @@ def aggregate(
         return _aggregate_derived(results, table, kpi, names, full_keys, window, period, by)
     if kpi.definition.pairing == "group":
         return _aggregate_inputs(table, kpi, names, full_keys, window, period)
+    return _aggregate_market(results, kpi_name, names, full_keys, wp)
+
+
+def _aggregate_rows(
+    results: Results,
+    kpi: CompiledKpi,
+    columns: KpiColumns,
+    by: list[str],
+    keys: Sequence[tuple[str, ...] | None],
+    wp: tuple[int, int],
+) -> list[GroupValue]:
+    """Sums of numerators and denominators per group, in NumPy: one pass over the rows in
+    Python to code the group keys, the rest vectorised (groups by basis and currency too)."""
     value = columns.value[wp]
-    num = columns.numerator[wp]
-    den = columns.denominator.get(wp)
-    if kpi.definition.share_of_market:
-        return _aggregate_market(results, kpi_name, names, full_keys, wp)
-    groups = sorted({k for k in full_keys if k is not None})
-    if not groups:
+    n = min(len(keys), len(value))
+    index: dict[tuple[str, ...], int] = {}
+    codes = np.fromiter(
+        (-1 if k is None else index.setdefault(k, len(index)) for k in keys[:n]),
+        dtype=np.int64,
+        count=n,
+    )
+    names = list(by)
+    parts: list[tuple[np.ndarray, list[str]]] = []  # per extra label: codes and their values
+    if kpi.basis:
+        names.append("basis")
+        parts.append(
+            (columns.basis[wp][:n].astype(np.int64) + 1, ["", *(r.name for r in kpi.basis)])
+        )
+    if kpi.money:
+        names.append("currency")
+        currencies: dict[str, int] = {}
+        codes_c = np.fromiter(
+            (
+                currencies.setdefault((m.currency or "") if m else "", len(currencies))
+                for m in results.meta[:n]
+            ),
+            dtype=np.int64,
+            count=n,
+        )
+        parts.append((codes_c, list(currencies)))
+    combined = codes.copy()
+    for part_codes, values in parts:
+        combined = combined * len(values) + part_codes
+    take = (codes >= 0) & ~np.isnan(value[:n])
+    if not take.any():
         return []
-    index = {k: i for i, k in enumerate(groups)}
-    codes = np.array([-1 if k is None else index[k] for k in full_keys], dtype=np.int64)
-    take = (codes >= 0) & ~np.isnan(value[: len(codes)])
-    picked = codes[take]
-    count = np.bincount(picked, minlength=len(groups))
-    n_sum = np.bincount(picked, weights=num[: len(codes)][take], minlength=len(groups))
+    found, inverse = np.unique(combined[take], return_inverse=True)
+    count = np.bincount(inverse, minlength=len(found))
+    num = columns.numerator[wp][:n][take]
+    n_sum = np.bincount(inverse, weights=num, minlength=len(found))
+    den_column = columns.denominator.get(wp)
     d_sum = (
-        np.bincount(picked, weights=den[: len(codes)][take], minlength=len(groups))
-        if den is not None
+        np.bincount(inverse, weights=den_column[:n][take], minlength=len(found))
+        if den_column is not None
         else None
     )
+    base_keys = list(index)
     out = []
-    for i, key in enumerate(groups):
-        if count[i] == 0:
-            continue
+    for i, code in enumerate(found.tolist()):
+        extra_values: list[str] = []
+        for _codes, values in reversed(parts):
+            code, rest = divmod(code, len(values))
+            extra_values.insert(0, values[rest])
+        key = base_keys[code] + tuple(extra_values)
         labels = dict(zip(names, key, strict=True))
-        n = float(n_sum[i])
+        total = float(n_sum[i])
         if d_sum is None:
-            out.append(GroupValue(labels, n, n, None, int(count[i])))
-        else:
+            out.append(GroupValue(labels, total, total, None, int(count[i])))
+        elif d_sum[i] != 0:  # denominators summing to zero: no value, as for one account
             d = float(d_sum[i])
-            if d != 0:  # denominators summing to zero: no value, as for one account
-                out.append(GroupValue(labels, n / d, n, d, int(count[i])))
+            out.append(GroupValue(labels, total / d, total, d, int(count[i])))
+    out.sort(key=lambda g: tuple(g.labels[k] for k in names))
     return out
 
 
