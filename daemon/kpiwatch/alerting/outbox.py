@@ -86,6 +86,7 @@ class OutboxWorker:
         self._stopping = False
         self._in_flight: Counter[str] = Counter()
         self._busy_groups: set[tuple[str, str]] = set()
+        self._finished: set[int] = set()  # ids whose delivery ended during the last due()
         self._tasks: set[asyncio.Task[None]] = set()
         self._next_prune = 0.0
 
@@ -147,12 +148,15 @@ class OutboxWorker:
             free = self._concurrency - self._in_flight[name]
             if free <= 0:
                 continue
-            # heads of queues in flight come back too: at most concurrency - free of them
+            # heads of queues in flight come back too: at most concurrency - free of them.
+            # A delivery that ends while the query runs may be read as still pending: the ids
+            # finished meanwhile are skipped, or that message would be sent twice.
+            self._finished.clear()
             for item in await self._store.due(now, self._concurrency, name):
                 if free <= 0:
                     break
                 group = (name, item.group_key)
-                if group in self._busy_groups:
+                if group in self._busy_groups or item.id in self._finished:
                     continue
                 if now - item.created_at >= self._max_age[name]:
                     await self._expire(item, now)
@@ -189,6 +193,7 @@ class OutboxWorker:
             self._log.error("alert state file unusable", error=str(exc))
             await asyncio.sleep(STORE_ERROR_PAUSE)
         finally:
+            self._finished.add(item.id)
             self._busy_groups.discard((item.notifier, item.group_key))
             self._in_flight[item.notifier] -= 1
             self._wake.set()

@@ -131,6 +131,7 @@ class KpiService:
         #: Wall-clock start of the last completed cycle (None before the first).
         self.computed_from: float | None = None
         self._seen: dict[str, float | None] = {}
+        self._dirty: set[str] = set()
         self._lock = asyncio.Lock()
         self._stored = asyncio.Event()
         self._listeners: list[Callable[[], None]] = []
@@ -143,8 +144,7 @@ class KpiService:
 
     def polls_stored(self, accounts: set[str]) -> None:
         """The history writer committed polls of ``accounts``: recompute soon."""
-        for account in accounts:
-            self._seen.pop(account, None)
+        self._dirty.update(accounts)
         self._stored.set()
 
     def on_cycle(self, listener: Callable[[], None]) -> None:
@@ -164,27 +164,28 @@ class KpiService:
         self.settings = settings
         self.state = KpiEngineState(catalogue, settings)
         self._seen.clear()
+        self._dirty.clear()
 
     def _due(self) -> tuple[list[AccountMeta], list[str]]:
-        """Accounts whose inputs need reading again, and accounts that are gone."""
+        """Accounts whose inputs need reading again, and accounts that are gone.
+
+        An account is read when it is new to the engine (start-up, reload) and after the
+        history writer committed one of its polls (``polls_stored``), once per commit.
+        """
         due = []
-        now = time.time()
         accounts = self.runtime.accounts
         for account_id, status in accounts.items():
-            if account_id in self._seen and self._seen[account_id] == status.last_success:
+            if account_id in self._seen and account_id not in self._dirty:
                 continue
             due.append(
                 AccountMeta(account_id, status.platform, dict(status.labels), status.competitor)
             )
-            # samples reach the store within a flush interval: read once more after that
-            settled = status.last_success is None or now - status.last_success > (
-                2 * self.flush_interval + 1
-            )
-            if settled:
-                self._seen[account_id] = status.last_success
+            self._seen[account_id] = status.last_success
+            self._dirty.discard(account_id)
         gone = [a for a in self._seen if a not in accounts]
         for account_id in gone:
             del self._seen[account_id]
+            self._dirty.discard(account_id)
         gone += [a for a in self.state.table.rows if a not in accounts and a not in gone]
         return due, gone
 
