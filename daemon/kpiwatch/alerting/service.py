@@ -93,6 +93,7 @@ class AlertService:
         self._worker_task: asyncio.Task[None] | None = None
         self._accounts_known_at: float | None = None
         self._template_errors: dict[str, str] = {}
+        self._counts: Counter[tuple[str, str]] = Counter()
         self._configure(config, notifiers)
 
     # configuration ---------------------------------------------------------------------------
@@ -232,14 +233,9 @@ class AlertService:
             for rule, error in self.evaluator.errors.items():
                 self.evaluation_failures[rule] += 1
                 self.log.error("rule evaluation failed", rule=rule, error=error)
-            step = self.states.step(self.rules, observations, now, self._generator_url(), failed)
-            for fp in step.removed:
-                self._unsaved.pop(fp, None)
-                self._unsaved_removed.add(fp)
-            for record in step.changed:
-                self._unsaved[record.fingerprint] = record
-                self._unsaved_removed.discard(record.fingerprint)
-            plan = self.router.plan(self.states.alerts(), now, changed=step.notify)
+            # Per-alert work (templates, fingerprints, routing) in a worker thread: with many
+            # active alerts it takes seconds, which the event loop must not wait for.
+            step, plan = await asyncio.to_thread(self._advance, observations, now, failed)
             if self._unsaved or self._unsaved_removed or plan:
                 await self._commit(plan)
             for rule, error in step.template_errors.items():
@@ -263,6 +259,23 @@ class AlertService:
             self.section = render(self._figures())
             self.runtime.changed()
             return step
+
+    def _advance(
+        self, observations: Mapping[str, Any], now: float, failed: frozenset[str]
+    ) -> tuple[Step, RoutePlan]:
+        """Step the alerts and plan notifications (in a worker thread; the cycle lock held)."""
+        step = self.states.step(self.rules, observations, now, self._generator_url(), failed)
+        for fp in step.removed:
+            self._unsaved.pop(fp, None)
+            self._unsaved_removed.add(fp)
+        for record in step.changed:
+            self._unsaved[record.fingerprint] = record
+            self._unsaved_removed.discard(record.fingerprint)
+        counts: Counter[tuple[str, str]] = Counter()
+        for record in list(self.states.records.values()):
+            counts[(record.rule, record.state)] += 1
+        self._counts = counts
+        return step, self.router.plan(self.states.alerts(), now, changed=step.notify)
 
     async def _commit(self, plan: RoutePlan) -> None:
         assert self.store is not None
@@ -387,9 +400,7 @@ class AlertService:
         self.outbox_oldest = dict(stats.oldest_age)
 
     def _figures(self) -> AlertFigures:
-        counts: Counter[tuple[str, str]] = Counter()
-        for record in self.states.records.values():
-            counts[(record.rule, record.state)] += 1
+        counts = self._counts
         at, seconds = self.last_evaluation if self.last_evaluation else (None, None)
         return AlertFigures(
             [(r.name, r.config.severity) for r in self.rules],
@@ -405,7 +416,8 @@ class AlertService:
 
     def alerts_json(self, include_pending: bool = True) -> list[dict[str, Any]]:
         """Every stored alert (pending too), as /api/v1/alerts serves them."""
-        return [alert_json(r) for r in self.states.records.values()]
+        # list() copies the values in one step, safe while a cycle's thread changes the dict
+        return [alert_json(r) for r in list(self.states.records.values())]
 
 
 def alert_json(record: AlertRecord) -> dict[str, Any]:

@@ -123,8 +123,8 @@ class AlertStates:
         record.notifiers = rule.notifiers
         record.generator_url = generator_url
         if record.state == "pending" and now - record.active_at >= hold:
+            record.fired_at = now  # before the state: readers on other threads see both
             record.state = "firing"
-            record.fired_at = now
             step.transitions.append((fp, "pending", "firing"))
             dirty = True
         if dirty or rule.config.keep_firing_for.total_seconds() > 0:
@@ -143,8 +143,8 @@ class AlertStates:
             keep = rule.config.keep_firing_for.total_seconds() if rule is not None else 0.0
             if now - record.last_true_at < keep:
                 return
-            record.state = "resolved"
             record.resolved_at = now
+            record.state = "resolved"
             step.changed.append(record)
             step.transitions.append((fp, "firing", "resolved"))
             return
