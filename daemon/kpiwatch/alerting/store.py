@@ -42,10 +42,8 @@ from kpiwatch.alerting.model import AlertRecord
 from kpiwatch.alerting.notifiers.base import Notification
 from kpiwatch.alerting.router import GroupState
 from kpiwatch.config_alerting import AlertingSettings
-from kpiwatch.store.models import StoreError
-from kpiwatch.store.schema import schema_version
+from kpiwatch.store.connection import FileRole, open_database
 
-BUSY_TIMEOUT_MS = 5000
 #: Delivered, dead and superseded notifications are kept this long (for inspection), then pruned.
 FINISHED_RETENTION = 86400.0
 
@@ -112,6 +110,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 #: The schema version this code writes and understands.
 SCHEMA_VERSION = len(MIGRATIONS)
+
+ALERT_STATE_FILE = FileRole(
+    noun="alert state file",
+    schema="alert schema",
+    folder="the folder of the alert state file",
+    check="check state_dir, alerting.state_file and their permissions",
+    elsewhere="set alerting.state_file to another file",
+    wal_fix="put the alert state file on a local file system",
+)
 
 _COUNT = """INSERT INTO counters (notifier, outcome, count) VALUES (?, ?, ?)
 ON CONFLICT (notifier, outcome) DO UPDATE SET count = count + excluded.count"""
@@ -295,59 +302,8 @@ class AlertStore:
         schema is newer than this code understands.
         """
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"{path.parent}: cannot create the folder of the alert state file "
-                f"({exc.strerror}); check state_dir, alerting.state_file and their permissions"
-            ) from None
-        try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"{path}: cannot open the alert state file ({exc}); "
-                "check state_dir, alerting.state_file and their permissions"
-            ) from None
-        store = cls(path, conn)
-        try:
-            await store._prepare()
-        except sqlite3.DatabaseError as exc:
-            await conn.close()
-            raise StoreError(
-                f"{path} is not a usable kpiwatch alert state file ({exc}); move the file "
-                "away or set alerting.state_file to another file"
-            ) from None
-        except BaseException:
-            await conn.close()
-            raise
-        return store
-
-    async def _prepare(self) -> None:
-        conn = self._conn
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-        version = await schema_version(conn)
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has alert schema version {version}, newer than this kpiwatch "
-                f"understands ({SCHEMA_VERSION}); upgrade kpiwatch or set "
-                "alerting.state_file to another file"
-            )
-        async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
-            row = await cursor.fetchone()
-        if not row or str(row[0]).lower() != "wal":
-            raise StoreError(
-                f"{self.path}: SQLite refused WAL mode (journal_mode is {row and row[0]}); "
-                "put the alert state file on a local file system"
-            )
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        for version, statements in enumerate(MIGRATIONS, start=1):
-            async with self._transaction():
-                if await schema_version(conn) >= version:
-                    continue
-                for statement in statements:
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {version:d}")
+        conn = await open_database(path, ALERT_STATE_FILE, MIGRATIONS)
+        return cls(path, conn)
 
     async def close(self) -> None:
         """Close the connection (the WAL is checkpointed into the main file)."""

@@ -18,10 +18,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from kpiwatch.store.connection import BUSY_TIMEOUT_MS
 from kpiwatch.store.downsample import DAY, HOUR
 from kpiwatch.store.models import SeriesInfo, StoredPost, StoreError
 from kpiwatch.store.schema import SCHEMA_VERSION
-from kpiwatch.store.sqlite_store import BUSY_TIMEOUT_MS
 
 T = TypeVar("T")
 

@@ -38,6 +38,8 @@ about a third of the write throughput with 600,000 series (bench/bench_store.py)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import aiosqlite
 
 
@@ -149,14 +151,17 @@ async def schema_version(conn: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def apply_migrations(conn: aiosqlite.Connection) -> list[int]:
-    """Bring the database to SCHEMA_VERSION; returns the versions applied (empty if current).
+async def apply_migrations(
+    conn: aiosqlite.Connection, migrations: Sequence[Sequence[str]] = MIGRATIONS
+) -> list[int]:
+    """Bring the database to ``len(migrations)`` (the history schema by default); returns the
+    versions applied (empty if current).
 
-    The caller checks first that the file is not newer than SCHEMA_VERSION. The version is read
-    again inside each transaction, so two processes starting at once apply each migration once.
+    The caller checks first that the file is not newer. The version is read again inside each
+    transaction, so two processes starting at once apply each migration once.
     """
     applied: list[int] = []
-    for version, statements in enumerate(MIGRATIONS, start=1):
+    for version, statements in enumerate(migrations, start=1):
         await conn.execute("BEGIN IMMEDIATE")
         try:
             if await schema_version(conn) >= version:

@@ -16,6 +16,7 @@ from typing import Any
 import aiosqlite
 
 from kpiwatch.store.batch import PreparedBatch, SeriesKey, prepare_batch, series_key
+from kpiwatch.store.connection import FileRole, open_database
 from kpiwatch.store.downsample import DAY, HOUR, floor_to, fold_series_range
 from kpiwatch.store.models import (
     MaintenanceStats,
@@ -23,11 +24,17 @@ from kpiwatch.store.models import (
     Retention,
     StoredPost,
     StoredSample,
-    StoreError,
 )
-from kpiwatch.store.schema import SCHEMA_VERSION, apply_migrations, schema_version
+from kpiwatch.store.schema import MIGRATIONS
 
-BUSY_TIMEOUT_MS = 5000
+HISTORY_FILE = FileRole(
+    noun="history database",
+    schema="schema",
+    folder="the state folder",
+    check="check state_dir and its permissions",
+    elsewhere="point state_dir elsewhere",
+    wal_fix="put state_dir on a local file system",
+)
 #: Page cache of the connection: writes touch one page per series, so more than the 2 MiB default.
 CACHE_KIB = 64 * 1024
 DEFAULT_RETENTION = Retention()
@@ -129,56 +136,21 @@ class Store:
         Raises StoreError when the folder cannot be created, the file is not SQLite, or its
         schema is newer than this code understands.
         """
-        path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"{path.parent}: cannot create the state folder ({exc.strerror}); "
-                "check state_dir and its permissions"
-            ) from None
-        try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"{path}: cannot open the history database ({exc}); "
-                "check state_dir and its permissions"
-            ) from None
-        try:
-            store = cls(path, conn, retention)
-            await store._prepare_connection()
-        except sqlite3.DatabaseError as exc:
-            await conn.close()
-            raise StoreError(
-                f"{path} is not a usable kpiwatch history database ({exc}); "
-                "move the file away or point state_dir elsewhere"
-            ) from None
-        except BaseException:
-            await conn.close()
-            raise
-        return store
+        stores: list[Store] = []
 
-    async def _prepare_connection(self) -> None:
-        conn = self._conn
-        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-        version = await schema_version(conn)
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {version}, newer than this kpiwatch "
-                f"understands ({SCHEMA_VERSION}); upgrade kpiwatch or point state_dir elsewhere"
-            )
-        async with conn.execute("PRAGMA journal_mode = WAL") as cursor:
-            row = await cursor.fetchone()
-        if not row or str(row[0]).lower() != "wal":
-            raise StoreError(
-                f"{self.path}: SQLite refused WAL mode (journal_mode is {row and row[0]}); "
-                "put state_dir on a local file system"
-            )
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute(f"PRAGMA cache_size = -{CACHE_KIB:d}")
-        await conn.execute("PRAGMA foreign_keys = ON")
-        await apply_migrations(conn)
-        await self._load_series_ids()
+        async def load(conn: aiosqlite.Connection) -> None:
+            store = cls(Path(path), conn, retention)
+            await store._load_series_ids()
+            stores.append(store)
+
+        await open_database(
+            path,
+            HISTORY_FILE,
+            MIGRATIONS,
+            (f"PRAGMA cache_size = -{CACHE_KIB:d}", "PRAGMA foreign_keys = ON"),
+            load,
+        )
+        return stores[0]
 
     async def _load_series_ids(self) -> None:
         rows = await self._conn.execute_fetchall(
