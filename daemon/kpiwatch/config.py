@@ -9,28 +9,18 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
     field_validator,
     model_validator,
 )
 
 from kpiwatch.config_alerting import AlertingSettings, NotifierConfig, RuleConfig
-from kpiwatch.durations import format_duration, parse_duration
+from kpiwatch.config_types import Duration, Strict, check_label_name, positive
+from kpiwatch.durations import format_duration
 
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-]
-
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 ACCOUNT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 #: Label names kpiwatch sets itself; an account may not use them.
 RESERVED_LABELS = frozenset(
@@ -56,12 +46,6 @@ RESERVED_LABELS = frozenset(
         "hour",
     }
 )
-
-
-class Strict(BaseModel):
-    """Base of every configuration model: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ServerConfig(Strict):
@@ -211,11 +195,7 @@ class AccountConfig(Strict):
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
-            if not LABEL_NAME.match(name) or name.startswith("__"):
-                raise ValueError(
-                    f"label name {name!r} is not a Prometheus label name; use letters, digits "
-                    "and underscores, not starting with a digit or '__'"
-                )
+            check_label_name(name)
             if name in RESERVED_LABELS:
                 raise ValueError(
                     f"label name {name!r} is set by kpiwatch itself; choose another name "
@@ -392,9 +372,7 @@ class KpiSettings(Strict):
     @field_validator("interval")
     @classmethod
     def _interval(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("kpis.interval must be longer than 0s; write for example 15s")
-        return value
+        return positive(value, "kpis.interval", "15s")
 
 
 class Config(Strict):

@@ -9,38 +9,20 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PlainSerializer,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from kpiwatch.durations import format_duration, parse_duration
-
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(format_duration, return_type=str),
-]
+from kpiwatch.config_types import LABEL_NAME, Duration, Strict, check_label_name, positive
+from kpiwatch.durations import format_duration
 
 #: An alert name becomes the ``alertname`` label: Prometheus alert names follow the same rule.
 ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 NOTIFIER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 #: Labels an alert gets from kpiwatch; ``labels:`` of a rule may not set them.
 ALERT_OWN_LABELS = frozenset({"alertname", "kpi", "metric", "window", "severity"})
 CONDITION_KINDS = ("threshold", "change", "anomaly", "no_data", "data_quality")
 DATA_QUALITY_CHECKS = ("stopped", "backwards", "jump")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class AnomalyCondition(Strict):
@@ -195,11 +177,7 @@ class RuleConfig(Strict):
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         for name in value:
-            if not LABEL_NAME.match(name) or name.startswith("__"):
-                raise ValueError(
-                    f"label name {name!r} is not a Prometheus label name; use letters, digits "
-                    "and underscores, not starting with a digit or '__'"
-                )
+            check_label_name(name)
             if name in ALERT_OWN_LABELS:
                 raise ValueError(
                     f"label {name!r} is set by kpiwatch; use the rule's own key "
@@ -326,9 +304,7 @@ class AlertingSettings(Strict):
     @field_validator("interval")
     @classmethod
     def _interval(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("alerting.interval must be longer than 0s; write for example 10s")
-        return value
+        return positive(value, "alerting.interval", "10s")
 
 
 def duration_text(value: timedelta) -> str:
