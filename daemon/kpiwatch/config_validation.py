@@ -221,21 +221,28 @@ class _Validation:
         if not isinstance(raw, dict):
             return  # Config reports that settings is not a mapping
         prefix = (*loc, "settings")
-        self._collect_secret_inputs(platform.settings, raw)
+        model = self._plugin_settings(prefix, platform.settings, raw, name, "platform")
+        if model is not None and isinstance(account_id, str):
+            self.settings[account_id] = model
+
+    def _plugin_settings(
+        self, loc: Loc, model_class: type[BaseModel], raw: dict[str, Any], name: str, kind: str
+    ) -> BaseModel | None:
+        """``raw`` validated by a plugin's settings model, or None with the problems recorded.
+
+        ``name`` and ``kind`` name what the model belongs to: "demo", "platform"."""
+        self._collect_secret_inputs(model_class, raw)
         try:
-            model = platform.settings.model_validate(raw)
+            return model_class.model_validate(raw)
         except ValidationError as exc:
-            self._translate(exc, prefix, platform.settings)
-            return
+            self._translate(exc, loc, model_class)
         except Exception as exc:  # a plugin's validator failing is the plugin's bug
             self._add(
-                prefix,
-                f"the {name} platform could not check these settings ({type(exc).__name__})",
-                "report this to the authors of the plugin providing the platform",
+                loc,
+                f"the {name} {kind} could not check these settings ({type(exc).__name__})",
+                f"report this to the authors of the plugin providing the {kind}",
             )
-            return
-        if isinstance(account_id, str):
-            self.settings[account_id] = model
+        return None
 
     def _check_kpis(self, config: Config) -> None:
         """Compile the KPI catalogue: bad custom formulas and basis metrics fail at load."""
@@ -292,21 +299,8 @@ class _Validation:
                 )
                 continue
             raw = {k: v for k, v in entry.items() if k not in common}
-            self._collect_secret_inputs(notifier_type.settings, raw)
-            try:
-                model = notifier_type.settings.model_validate(raw)
-            except ValidationError as exc:
-                self._translate(exc, loc, notifier_type.settings)
-                continue
-            except Exception as exc:
-                self._add(
-                    loc,
-                    f"the {kind} notifier type could not check these settings "
-                    f"({type(exc).__name__})",
-                    "report this to the authors of the plugin providing the notifier type",
-                )
-                continue
-            if isinstance(name, str):
+            model = self._plugin_settings(loc, notifier_type.settings, raw, kind, "notifier type")
+            if model is not None and isinstance(name, str):
                 self.notifier_settings[name] = model
 
     def _check_rules(self, config: Config) -> None:
