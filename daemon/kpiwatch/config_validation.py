@@ -36,6 +36,7 @@ from kpiwatch.config_yaml import Document
 
 if TYPE_CHECKING:
     from kpiwatch.alerting.notifiers.base import NotifierType
+    from kpiwatch.kpi.compiled import Catalogue
     from kpiwatch.platform import Platform
 
 #: Secret values shorter than this are hidden only where they are known to appear.
@@ -91,8 +92,9 @@ class _Validation:
         self._check_accounts()
         self._check_notifiers()
         if config is not None:
-            self._check_kpis(config)
-            self._check_rules(config)
+            catalogue = self._check_kpis(config)
+            if catalogue is not None:
+                self._check_rules(config, catalogue)
         if self.problems or config is None:
             raise ConfigError(self._final_problems())
         return config, self.settings, self.notifier_settings
@@ -244,12 +246,12 @@ class _Validation:
             )
         return None
 
-    def _check_kpis(self, config: Config) -> None:
+    def _check_kpis(self, config: Config) -> Catalogue | None:
         """Compile the KPI catalogue: bad custom formulas and basis metrics fail at load."""
         from kpiwatch.kpi.compiled import KpiDefinitionError, build_catalogue
 
         try:
-            build_catalogue(config.kpis)
+            return build_catalogue(config.kpis)
         except KpiDefinitionError as exc:
             names = [c.name for c in config.kpis.custom]
             if exc.kpi in names:
@@ -262,6 +264,7 @@ class _Validation:
                 loc = ("kpis",)
                 fix = "correct the kpis settings; docs/kpis.md lists the metrics"
             self._add(loc, str(exc), fix)
+            return None
 
     def _check_notifiers(self) -> None:
         """Each notifier's type exists and its type-specific keys pass the type's model."""
@@ -303,15 +306,10 @@ class _Validation:
             if model is not None and isinstance(name, str):
                 self.notifier_settings[name] = model
 
-    def _check_rules(self, config: Config) -> None:
+    def _check_rules(self, config: Config, catalogue: Catalogue) -> None:
         """Rules against the KPI catalogue, the windows, the templates and the notifiers."""
         from kpiwatch.alerting.rules import RuleProblems, compile_rules
-        from kpiwatch.kpi.compiled import KpiDefinitionError, build_catalogue
 
-        try:
-            catalogue = build_catalogue(config.kpis)
-        except KpiDefinitionError:
-            return  # reported by _check_kpis
         names = [n.name for n in config.notifiers]
         try:
             compile_rules(config.rules, catalogue, config.kpis.windows, names)

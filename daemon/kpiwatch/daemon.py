@@ -19,6 +19,7 @@ from kpiwatch import __version__
 from kpiwatch.account_plan import AccountPlan
 from kpiwatch.alerting.exposition import CombinedSection
 from kpiwatch.alerting.service import AlertService, NotifierEntry
+from kpiwatch.alerting.store import alert_state_path
 from kpiwatch.config import Config
 from kpiwatch.config_loader import ConfigError, LoadedConfig
 from kpiwatch.exposition import ExpositionCache
@@ -234,9 +235,7 @@ class Daemon:
     async def _open_alerting(self) -> None:
         """Open the alert store and start rule evaluation and delivery. Raises StartupError."""
         config = self.config
-        path = Path(config.alerting.state_file)
-        if not path.is_absolute():
-            path = config.state_dir / path
+        path = alert_state_path(config.state_dir, config.alerting)
         external = config.alerting.external_url or (
             f"http://{_url_host(config.server.host)}:{self.port}"
         )

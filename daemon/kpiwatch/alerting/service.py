@@ -24,8 +24,8 @@ from pydantic import BaseModel
 from kpiwatch.alerting.baselines import AnomalyBaselines
 from kpiwatch.alerting.evaluate import AccountInfo, EvaluationInputs, KpiView, RuleEvaluator
 from kpiwatch.alerting.exposition import AlertFigures, AlertSection, render
-from kpiwatch.alerting.model import Alert, AlertRecord
-from kpiwatch.alerting.notifiers.base import Notifier, NotifierSetup, NotifierType
+from kpiwatch.alerting.model import AlertRecord
+from kpiwatch.alerting.notifiers.base import Notifier, NotifierSetup, NotifierType, rfc3339
 from kpiwatch.alerting.outbox import OutboxWorker
 from kpiwatch.alerting.quality import QualityTracker
 from kpiwatch.alerting.router import RoutePlan, Router, RouteTarget
@@ -414,15 +414,13 @@ class AlertService:
             sorted(self.entries),
         )
 
-    def alerts_json(self, include_pending: bool = True) -> list[dict[str, Any]]:
+    def alerts_json(self) -> list[dict[str, Any]]:
         """Every stored alert (pending too), as /api/v1/alerts serves them."""
         # list() copies the values in one step, safe while a cycle's thread changes the dict
         return [alert_json(r) for r in list(self.states.records.values())]
 
 
 def alert_json(record: AlertRecord) -> dict[str, Any]:
-    from kpiwatch.alerting.notifiers.base import rfc3339
-
     return {
         "fingerprint": record.fingerprint,
         "rule": record.rule,
@@ -435,7 +433,3 @@ def alert_json(record: AlertRecord) -> dict[str, Any]:
         "endsAt": rfc3339(record.resolved_at) if record.resolved_at else None,
         "notifiers": list(record.notifiers) if record.notifiers is not None else None,
     }
-
-
-def firing(alerts: Sequence[Alert]) -> list[Alert]:
-    return [a for a in alerts if a.status == "firing"]
