@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from kpiwatch.config_alerting import AlertingSettings, NotifierConfig, RuleConfig
+from kpiwatch.config_goals import GoalConfig, GoalTrackingSettings
 from kpiwatch.config_types import Duration, Strict, check_label_name, positive
 from kpiwatch.durations import format_duration
 
@@ -175,6 +176,9 @@ class AccountConfig(Strict):
     platform: str
     labels: dict[str, str] = Field(default_factory=dict)
     competitor: bool = False
+    objective: Literal["reach", "engagement", "roi", "loyalty"] | None = Field(
+        None, description="The business objective the account serves (goals' relevance check)."
+    )
     enabled: bool = True
     interval: Duration | None = None
     timeout: Duration | None = None
@@ -392,5 +396,7 @@ class Config(Strict):
     rules: list[RuleConfig] = Field(default_factory=list)
     notifiers: list[NotifierConfig] = Field(default_factory=list)
     alerting: AlertingSettings = AlertingSettings()
+    goals: list[GoalConfig] = Field(default_factory=list)
+    goal_tracking: GoalTrackingSettings = GoalTrackingSettings()
 
     # Unique account ids are checked by kpiwatch.config_validation, which can name both lines.

@@ -58,6 +58,19 @@ WHERE series_id IN (SELECT value FROM json_each(:ids)) AND day BETWEEN :first AN
 GROUP BY series_id
 """
 
+# The oldest point of the accounts' series in any sample table (a seek per series and table).
+_OLDEST_POINT = """
+SELECT MIN(t) FROM (
+    SELECT (SELECT MIN(ts) FROM samples_raw WHERE series_id = s.id) AS t
+    FROM series AS s WHERE s.account IN (SELECT value FROM json_each(:accounts))
+    UNION ALL
+    SELECT (SELECT MIN(ts_last) FROM samples_hourly WHERE series_id = s.id)
+    FROM series AS s WHERE s.account IN (SELECT value FROM json_each(:accounts))
+    UNION ALL
+    SELECT (SELECT MIN(ts_last) FROM samples_daily WHERE series_id = s.id)
+    FROM series AS s WHERE s.account IN (SELECT value FROM json_each(:accounts))
+)
+"""
 _POSTS_SINCE = """
 SELECT post_id, published_at, content_type, metrics, url, updated_at FROM posts
 WHERE account = ? AND published_at >= ? ORDER BY published_at, post_id
@@ -196,6 +209,13 @@ def day_sums(
     return {
         series_id: (total, count) for series_id, total, count in conn.execute(_DAY_SUMS, params)
     }
+
+
+def oldest_point(conn: sqlite3.Connection, accounts: Sequence[str]) -> float | None:
+    """Time of the oldest stored point of any series of ``accounts``; None when they have none.
+    It moves back when a platform's history backfill arrives."""
+    row = conn.execute(_OLDEST_POINT, {"accounts": json.dumps(list(accounts))}).fetchone()
+    return None if row is None or row[0] is None else float(row[0])
 
 
 def posts_since(conn: sqlite3.Connection, account: str, since: float) -> list[StoredPost]:
