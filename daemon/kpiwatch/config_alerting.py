@@ -21,8 +21,22 @@ ALERT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 NOTIFIER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 #: Labels an alert gets from kpiwatch; ``labels:`` of a rule may not set them.
 ALERT_OWN_LABELS = frozenset({"alertname", "kpi", "metric", "window", "severity"})
-CONDITION_KINDS = ("threshold", "change", "anomaly", "no_data", "data_quality")
+CONDITION_KINDS = ("threshold", "change", "anomaly", "no_data", "data_quality", "goal")
 DATA_QUALITY_CHECKS = ("stopped", "backwards", "jump")
+#: What a goal rule watches for (docs/alerting.md, "Goals").
+GoalCondition = Literal[
+    "off_pace",
+    "projected_miss",
+    "achieved",
+    "missed",
+    "review_due",
+    "not_achievable",
+    "vanity_metric",
+]
+#: Labels a goal rule's ``scope:`` matches against.
+GOAL_SCOPE_LABELS = ("goal", "kpi", "owner", "objective", "criterion")
+#: Labels a goal alert gets from kpiwatch besides ALERT_OWN_LABELS.
+GOAL_OWN_LABELS = frozenset({"goal", "period", "owner", "objective"})
 
 
 class AnomalyCondition(Strict):
@@ -62,7 +76,8 @@ class DataQualityCondition(Strict):
 
 class Condition(Strict):
     """What makes a rule's alert active. Exactly one kind: threshold (``above``/``below``),
-    change (``change_above``/``change_below``), ``anomaly``, ``no_data`` or ``data_quality``."""
+    change (``change_above``/``change_below``), ``anomaly``, ``no_data``, ``data_quality`` or
+    ``goal``."""
 
     above: float | None = None
     below: float | None = None
@@ -80,6 +95,11 @@ class Condition(Strict):
         None, description="Fire when the metric or KPI has had no value for this long."
     )
     data_quality: DataQualityCondition | None = None
+    goal: GoalCondition | None = Field(
+        None,
+        description="A goal rule: off_pace, projected_miss, achieved, missed, review_due, "
+        "not_achievable or vanity_metric (docs/alerting.md, Goals).",
+    )
 
     @property
     def kind(self) -> str:
@@ -91,6 +111,8 @@ class Condition(Strict):
             return "anomaly"
         if self.no_data is not None:
             return "no_data"
+        if self.goal is not None:
+            return "goal"
         return "data_quality"
 
     @model_validator(mode="after")
@@ -103,13 +125,15 @@ class Condition(Strict):
                 ("anomaly", self.anomaly is not None),
                 ("no_data", self.no_data is not None),
                 ("data_quality", self.data_quality is not None),
+                ("goal", self.goal is not None),
             )
             if given
         ]
         if not kinds:
             raise ValueError(
                 "a condition needs one of above, below, change_above, change_below, anomaly, "
-                "no_data, data_quality; write for example {below: 0.02}"
+                "no_data, data_quality, goal; write for example {below: 0.02} or "
+                "{goal: off_pace}"
             )
         if len(kinds) > 1:
             raise ValueError(
@@ -205,6 +229,8 @@ class RuleConfig(Strict):
     @model_validator(mode="after")
     def _source(self) -> RuleConfig:
         kind = self.condition.kind
+        if kind == "goal":
+            return self._goal_rule()
         if self.kpi is not None and self.metric is not None:
             raise ValueError("a rule watches a kpi or a metric, not both; remove one")
         if kind in ("threshold", "change", "anomaly") and self.kpi is None:
@@ -224,6 +250,28 @@ class RuleConfig(Strict):
             raise ValueError("over and window differ; give one of them")
         if kind in ("no_data", "data_quality") and self.by != ["account"]:
             raise ValueError(f"a {kind} rule is judged per account; remove by:")
+        return self
+
+    def _goal_rule(self) -> RuleConfig:
+        """A goal rule watches the goals of ``goals:``: one alert per goal, no KPI of its own."""
+        for key in ("kpi", "metric", "window", "over"):
+            if getattr(self, key) is not None:
+                raise ValueError(
+                    f"a goal rule watches goals: remove {key}: (each goal names its KPI and "
+                    "window; scope: {goal: NAME} picks goals)"
+                )
+        if self.by != ["account"]:
+            raise ValueError("a goal rule has one alert per goal; remove by:")
+        if self.include_competitors:
+            raise ValueError(
+                "a goal rule watches goals, whose own include_competitors decides their "
+                "accounts; remove include_competitors:"
+            )
+        for name in self.labels:
+            if name in GOAL_OWN_LABELS:
+                raise ValueError(
+                    f"label {name!r} is set by kpiwatch on goal alerts; use another label name"
+                )
         return self
 
     @property

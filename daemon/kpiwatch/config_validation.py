@@ -95,6 +95,7 @@ class _Validation:
             catalogue = self._check_kpis(config)
             if catalogue is not None:
                 self._check_rules(config, catalogue)
+                self._check_goals(config, catalogue)
         if self.problems or config is None:
             raise ConfigError(self._final_problems())
         return config, self.settings, self.notifier_settings
@@ -311,13 +312,26 @@ class _Validation:
         from kpiwatch.alerting.rules import RuleProblems, compile_rules
 
         names = [n.name for n in config.notifiers]
+        goals = [g.name for g in config.goals]
         try:
-            compile_rules(config.rules, catalogue, config.kpis.windows, names)
+            compile_rules(config.rules, catalogue, config.kpis.windows, names, goals)
         except RuleProblems as exc:
             for problem in exc.problems:
                 loc: Loc = ("rules", problem.index, *problem.field)
                 name = config.rules[problem.index].name
                 self._add(loc, f"rule {name}: {problem.message}", problem.fix)
+
+    def _check_goals(self, config: Config, catalogue: Catalogue) -> None:
+        """Goals against the KPI catalogue and the windows."""
+        from kpiwatch.goals.compile import GoalProblems, compile_goals
+
+        try:
+            compile_goals(config.goals, catalogue, config.kpis.windows)
+        except GoalProblems as exc:
+            for problem in exc.problems:
+                loc: Loc = ("goals", problem.index, *problem.field)
+                name = config.goals[problem.index].name
+                self._add(loc, f"goal {name}: {problem.message}", problem.fix)
 
 
 def _related(loc: Loc, other: Loc) -> bool:

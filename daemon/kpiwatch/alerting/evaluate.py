@@ -4,6 +4,8 @@ Per-account rules are a few NumPy operations over every account at once: the KPI
 values, a scope mask from integer-coded label columns, the condition. Only the accounts where
 the condition holds become :class:`Observation` objects. Rules with ``by:`` other labels
 aggregate the KPI per group first (sum of numerators over sum of denominators, as everywhere).
+Goal rules read the goal tracker's results instead: one observation per goal (and, for the
+outcome of a recurring goal's previous period, one more) whose condition holds.
 """
 
 from __future__ import annotations
@@ -11,13 +13,27 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from kpiwatch.alerting import detect
 from kpiwatch.alerting.rules import CompiledRule
+from kpiwatch.config_goals import GoalTrackingSettings
+from kpiwatch.goals.model import GoalResult
+from kpiwatch.goals.period import Period
 from kpiwatch.kpi.engine import AccountMeta, InputTable, Results, aggregate, group_keys
+
+DEFAULT_OUTCOME_FOR = GoalTrackingSettings().outcome_for.total_seconds()
+#: The goal values a goal rule's scope matches, by label name.
+_GOAL_SCOPE_VALUES: dict[str, Callable[[GoalResult], str]] = {
+    "goal": lambda r: r.name,
+    "kpi": lambda r: r.kpi,
+    "owner": lambda r: r.owner,
+    "objective": lambda r: r.objective,
+    "criterion": lambda r: r.criterion,
+}
 
 
 @dataclass
@@ -57,6 +73,10 @@ class EvaluationInputs:
     baselines: Mapping[str, np.ndarray] = field(default_factory=dict)
     metric_seen: Callable[[str, str], float | None] = lambda account, metric: None
     quality: Mapping[str, Sequence[detect.DataQualityEvent]] = field(default_factory=dict)
+    #: The goal tracker's latest results (goal rules), and how long after a period ends its
+    #: outcome (achieved, missed) stays active, in seconds (``goal_tracking.outcome_for``).
+    goals: Sequence[GoalResult] = ()
+    goal_outcome_for: float = DEFAULT_OUTCOME_FOR
 
 
 class LabelColumns:
@@ -158,6 +178,13 @@ class RuleEvaluator:
         self, rule: CompiledRule, inputs: EvaluationInputs, columns: LabelColumns | None
     ) -> list[Observation]:
         kind = rule.kind
+        if kind == "goal":
+            return [
+                obs
+                for result in inputs.goals
+                if _goal_in_scope(result, rule.config.scope)
+                for obs in _goal_observations(rule, result, inputs)
+            ]
         if kind == "data_quality":
             return self._data_quality(rule, inputs)
         if kind == "no_data" and rule.config.metric is not None:
@@ -340,6 +367,122 @@ class RuleEvaluator:
                 context["detail"] = event.detail
                 out.append(Observation(rule, labels, event.current, context))
         return out
+
+
+# goal rules ---------------------------------------------------------------------------------
+def _goal_in_scope(result: GoalResult, scope: Mapping[str, str | list[str]]) -> bool:
+    for name, wanted in scope.items():
+        values = wanted if isinstance(wanted, list) else [wanted]
+        if _GOAL_SCOPE_VALUES[name](result) not in values:
+            return False
+    return True
+
+
+def _goal_observations(
+    rule: CompiledRule, result: GoalResult, inputs: EvaluationInputs
+) -> list[Observation]:
+    """The goal's observations under ``rule``: none, one, or for achieved/missed of a recurring
+    goal also the previous period's outcome (while it is recent)."""
+    condition = rule.config.condition.goal
+    now = inputs.now
+    live = now < result.period.end
+    detail = "; ".join(result.problems)
+    if condition == "off_pace":
+        holds = result.judged and result.status in ("behind", "at_risk")
+    elif condition == "projected_miss":
+        holds = result.judged and result.projected_met is False and live
+    elif condition in ("achieved", "missed"):
+        # before the deadline: achieved when the target is met now (missed: a stay_* goal
+        # over its breach budget); after it, the outcome stays active for outcome_for
+        holds = (
+            result.judged
+            and result.status == condition
+            and now < result.period.end + inputs.goal_outcome_for
+        )
+    elif condition == "review_due":
+        holds = result.review_due
+    elif condition == "not_achievable":
+        holds = result.achievability.flagged and live
+        detail = result.achievability.detail
+    else:  # vanity_metric
+        holds = result.relevance.status == "vanity" and live
+        detail = result.relevance.detail
+    out = []
+    if holds:
+        context = {
+            "status": result.status,
+            "progress": _num(result.progress),
+            "expected": _num(result.expected),
+            "projected": _num(result.projected),
+            "elapsed": _num(result.elapsed),
+            "baseline": _num(result.baseline),
+            "detail": detail,
+        }
+        out.append(
+            _goal_observation(rule, result, result.period, result.current, result.target, context)
+        )
+    previous = result.previous
+    if (
+        condition in ("achieved", "missed")
+        and previous is not None
+        and previous.status == condition
+        and previous.judged
+        and now < previous.period.end + inputs.goal_outcome_for
+    ):
+        context = {
+            "status": previous.status,
+            "progress": None,
+            "expected": _num(previous.target),
+            "projected": None,
+            "elapsed": 1.0,
+            "baseline": None,
+            "detail": "",
+        }
+        out.append(
+            _goal_observation(
+                rule, result, previous.period, previous.value, previous.target, context
+            )
+        )
+    return out
+
+
+def _goal_observation(
+    rule: CompiledRule,
+    result: GoalResult,
+    period: Period,
+    value: float | None,
+    target: float | None,
+    extra: Mapping[str, Any],
+) -> Observation:
+    labels = {
+        **rule.base_labels,
+        "goal": result.name,
+        "kpi": result.kpi,
+        "window": result.window,
+        "period": period.label,
+    }
+    if result.owner:
+        labels["owner"] = result.owner
+    if result.objective:
+        labels["objective"] = result.objective
+    value = _num(value)
+    context = _context(rule, labels, value, None, None)
+    context.update(
+        threshold=_num(target),
+        kpi=result.kpi,
+        window=result.window,
+        goal=result.name,
+        period=period.label,
+        deadline=_rfc3339(period.end),
+        owner=result.owner,
+        objective=result.objective,
+        **extra,
+    )
+    return Observation(rule, labels, value, context)
+
+
+def _rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _threshold(rule: CompiledRule) -> float | None:

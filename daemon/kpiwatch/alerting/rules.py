@@ -2,8 +2,9 @@
 
 :func:`compile_rules` refuses what the configuration models cannot see on their own: an
 unknown KPI or metric, a window the KPI engine does not compute, a template that does not
-render, a notifier that is not configured. Each :class:`RuleProblem` names the rule's index and
-field, so ``check-config`` reports it at the line it was written.
+render, a notifier that is not configured, a goal rule scoped to a goal or goal label that does
+not exist. Each :class:`RuleProblem` names the rule's index and field, so ``check-config``
+reports it at the line it was written.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import get_args
 
 from kpiwatch import vocabulary
 from kpiwatch.alerting.templates import TemplateProblem, Templates, check
-from kpiwatch.config_alerting import RuleConfig
+from kpiwatch.config_alerting import GOAL_SCOPE_LABELS, RuleConfig
+from kpiwatch.config_goals import Criterion, ObjectiveName
 from kpiwatch.durations import format_duration
 from kpiwatch.kpi.compiled import Catalogue
 
@@ -62,10 +65,12 @@ def compile_rules(
     catalogue: Catalogue,
     windows: Sequence[timedelta],
     notifier_names: Sequence[str],
+    goal_names: Sequence[str] | None = None,
 ) -> list[CompiledRule]:
     """Every rule compiled, or the first problem of each bad rule raised together.
 
-    Raises :class:`RuleProblems` listing every problem found.
+    ``goal_names`` (the names in ``goals:``), when given, are what a goal rule's
+    ``scope: {goal: ...}`` may name. Raises :class:`RuleProblems` listing every problem found.
     """
     compiled: list[CompiledRule] = []
     problems: list[RuleProblem] = []
@@ -81,6 +86,8 @@ def compile_rules(
                     "give every rule its own name; it becomes the alertname label",
                 )
             seen[rule.name] = index
+            if rule.condition.kind == "goal":
+                _check_goal_scope(index, rule, catalogue, goal_names)
             compiled.append(_compile(index, rule, catalogue, windows, notifier_names))
         except RuleProblem as problem:
             problems.append(problem)
@@ -93,6 +100,55 @@ class RuleProblems(ValueError):
     def __init__(self, problems: list[RuleProblem]) -> None:
         super().__init__("; ".join(f"rules[{p.index}]: {p.message}" for p in problems))
         self.problems = problems
+
+
+def _check_goal_scope(
+    index: int, rule: RuleConfig, catalogue: Catalogue, goal_names: Sequence[str] | None
+) -> None:
+    """A goal rule's scope names goal labels, and values that can match."""
+    if goal_names is not None and not goal_names:
+        raise RuleProblem(
+            index,
+            ("condition", "goal"),
+            "a goal rule watches goals, and no goal is configured",
+            "add the goals to goals: (docs/goals.md), or remove the rule",
+        )
+    known: dict[str, Sequence[str] | None] = {
+        "goal": goal_names,
+        "kpi": list(catalogue.by_name),
+        "objective": get_args(ObjectiveName),
+        "criterion": get_args(Criterion),
+        "owner": None,  # free text
+    }
+    for key, wanted in rule.scope.items():
+        if key not in GOAL_SCOPE_LABELS:
+            close = difflib.get_close_matches(key, GOAL_SCOPE_LABELS, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise RuleProblem(
+                index,
+                ("scope", key),
+                f"a goal rule's scope matches goal labels, and {key!r} is none",
+                f"{hint}use {', '.join(GOAL_SCOPE_LABELS)}; the goal's own scope: picks accounts",
+            )
+        allowed = known[key]
+        if allowed is None:
+            continue
+        values = wanted if isinstance(wanted, list) else [wanted]
+        for i, value in enumerate(values):
+            if value in allowed:
+                continue
+            close = difflib.get_close_matches(value, list(allowed), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            field: tuple[str | int, ...] = ("scope", key)
+            if isinstance(wanted, list):
+                field = ("scope", key, i)
+            if key == "goal":
+                fix = f"{hint}goals configured: {', '.join(allowed)}"
+            elif key == "kpi":
+                fix = f"{hint}docs/kpis.md lists the KPIs"
+            else:
+                fix = f"{hint}one of {', '.join(allowed)}"
+            raise RuleProblem(index, field, f"unknown {key} {value!r}", fix)
 
 
 def _compile(

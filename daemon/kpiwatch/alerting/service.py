@@ -5,7 +5,7 @@ timers) the service evaluates every rule against the KPI engine's state, steps t
 machine, lets the router decide which notifications are due, and commits the new alert state
 and those notifications to the alert store in one transaction. The outbox worker then delivers
 them. Rule evaluation runs in a worker thread while the KPI engine's lock is held, so it reads
-one consistent table.
+one consistent table. Goal rules read the goal tracker's latest results, taken once per cycle.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,7 @@ from kpiwatch.alerting.rules import CompiledRule, compile_rules
 from kpiwatch.alerting.state import AlertStates, Step
 from kpiwatch.alerting.store import AlertStore
 from kpiwatch.config import Config
+from kpiwatch.goals.model import GoalResult
 from kpiwatch.kpi.compiled import build_catalogue
 from kpiwatch.kpi.engine import AccountMeta
 from kpiwatch.logging import get_logger
@@ -69,8 +70,12 @@ class AlertService:
         http: aiohttp.ClientSession,
         state_path: Path,
         external_url: str,
+        goals: Callable[[], Sequence[GoalResult] | None] | None = None,
     ) -> None:
+        """``goals`` returns the goal tracker's latest results, None until it has computed
+        them; until then goal rules keep their stored alerts unchanged."""
         self.runtime = runtime
+        self.goals = goals
         self.kpis = kpis
         self.http = http
         self.state_path = state_path
@@ -104,7 +109,11 @@ class AlertService:
         self.states.resolved_retention = settings.resolved_retention.total_seconds()
         catalogue = build_catalogue(config.kpis)
         self.rules: list[CompiledRule] = compile_rules(
-            config.rules, catalogue, config.kpis.windows, [n.name for n in config.notifiers]
+            config.rules,
+            catalogue,
+            config.kpis.windows,
+            [n.name for n in config.notifiers],
+            [g.name for g in config.goals],
         )
         quality = [r.config.condition.data_quality for r in self.rules]
         quality = [q for q in quality if q is not None]
@@ -224,12 +233,16 @@ class AlertService:
         async with self._lock:
             now = time.time() if now is None else now
             started = time.perf_counter()
-            observations = await self._evaluate(now)
+            goals = self.goals() if self.goals is not None else None
+            observations = await self._evaluate(now, goals or ())
             failed = frozenset(self.evaluator.errors)
             if not self._kpis_ready():
                 # Before the KPI engine has computed the accounts of this configuration (at
                 # start-up), KPI rules keep their alerts as stored: no resolve, no lost `for`.
                 failed |= {r.name for r in self.rules if r.config.kpi is not None}
+            if goals is None:
+                # Likewise goal rules before the goal tracker has computed the goals.
+                failed |= {r.name for r in self.rules if r.kind == "goal"}
             for rule, error in self.evaluator.errors.items():
                 self.evaluation_failures[rule] += 1
                 self.log.error("rule evaluation failed", rule=rule, error=error)
@@ -303,7 +316,7 @@ class AlertService:
         if plan.messages:
             self.worker.wake()
 
-    async def _evaluate(self, now: float) -> dict[str, Any]:
+    async def _evaluate(self, now: float, goals: Sequence[GoalResult]) -> dict[str, Any]:
         accounts = {
             account: AccountInfo(status.platform, dict(status.labels), status.competitor)
             for account, status in self.runtime.accounts.items()
@@ -323,8 +336,11 @@ class AlertService:
             return status.last_success if status and times else None
 
         quality = self.quality.snapshot()
+        outcome_for = self.config.goal_tracking.outcome_for.total_seconds()
         if self.kpis is None or self.kpis.state.results is None:
-            inputs = EvaluationInputs(now, None, accounts, {}, metric_seen, quality)
+            inputs = EvaluationInputs(
+                now, None, accounts, {}, metric_seen, quality, goals, outcome_for
+            )
             return await asyncio.to_thread(self.evaluator.evaluate, self.rules, inputs)
         kpis = self.kpis
         async with kpis.lock:
@@ -336,7 +352,9 @@ class AlertService:
                 size = len(state.results.meta)
                 baselines = await asyncio.to_thread(self.baselines.align, state.table.rows, size)
             view = KpiView(state.results, state.table, state.window_labels)
-            inputs = EvaluationInputs(now, view, accounts, baselines, metric_seen, quality)
+            inputs = EvaluationInputs(
+                now, view, accounts, baselines, metric_seen, quality, goals, outcome_for
+            )
             return await asyncio.to_thread(self.evaluator.evaluate, self.rules, inputs)
 
     async def _refresh_baselines(self, state: Any, now: float) -> None:

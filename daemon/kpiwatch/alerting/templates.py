@@ -2,8 +2,10 @@
 
 A template sees ``value``, ``threshold``, ``previous``, ``change``, ``account``, ``platform``,
 ``kpi``, ``metric``, ``window``, ``rule``, ``severity``, ``labels`` (every label of the
-alert), ``detail`` (data-quality rules), ``z`` and ``median`` (anomaly rules) and ``accounts``
-(rules by group), and has the filters ``percent`` (0.0123 → "1.23%"), ``number`` (12345.6 →
+alert), ``detail`` (data-quality and goal rules), ``z`` and ``median`` (anomaly rules),
+``accounts`` (rules by group), ``goal``, ``status``, ``progress``, ``expected``, ``projected``,
+``elapsed``, ``baseline``, ``period``, ``deadline``, ``owner`` and ``objective`` (goal rules),
+and has the filters ``percent`` (0.0123 → "1.23%"), ``number`` (12345.6 →
 "12,346"; small values keep three significant digits) and ``signed_percent`` (a change,
 "+12.5%").
 The sandbox refuses attribute access to Python internals; an undefined name is an error, found
@@ -37,6 +39,17 @@ SAMPLE_CONTEXT: dict[str, Any] = {
     "z": -4.2,
     "median": 0.031,
     "accounts": 3,
+    "goal": "ig-engagement-h1",
+    "status": "behind",
+    "progress": 0.35,
+    "expected": 0.041,
+    "projected": 0.046,
+    "elapsed": 0.55,
+    "baseline": 0.03,
+    "period": "2027-H1",
+    "deadline": "2027-07-01T00:00:00Z",
+    "owner": "social-team",
+    "objective": "engagement",
 }
 
 
@@ -45,7 +58,10 @@ def percent(value: Any, digits: int = 2) -> str:
     number = _number(value)
     if number is None:
         return "n/a"
-    return f"{number * 100:.{digits}f}".rstrip("0").rstrip(".") + "%"
+    text = f"{number * 100:.{digits}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + "%"
 
 
 def signed_percent(value: Any, digits: int = 1) -> str:

@@ -40,7 +40,8 @@ An annotation using anything else is replaced by a plain text; a label that cann
 keeps the rule out.
 
 Not exported, each listed in :attr:`ExportedRules.skipped` with the reason: anomaly and
-data_quality rules (PromQL cannot do them honestly), group rules on KPIs PromQL cannot
+data_quality rules (PromQL cannot do them honestly), goal rules (kpiwatch's goal tracker judges
+them), group rules on KPIs PromQL cannot
 aggregate (custom KPIs over other KPIs, share of voice, KPIs paired by group), group change
 rules on ratios (the previous window's numerators are not exported).
 """

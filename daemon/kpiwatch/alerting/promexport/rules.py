@@ -78,6 +78,11 @@ _SKIP_KINDS = {
         "going backwards, an implausible jump between two polls), which /metrics does not "
         "expose; kpiwatch evaluates them"
     ),
+    "goal": (
+        "goal rules judge kpiwatch's goal tracker (pace against the linear path, a Theil-Sen "
+        "projection, period outcomes, review dates) computed from the history store, not a "
+        "PromQL expression over /metrics; kpiwatch evaluates them"
+    ),
 }
 
 
