@@ -11,7 +11,13 @@ import sys
 from kpiwatch import vocabulary
 from kpiwatch.errors import FAILURE_REASONS
 from kpiwatch.runtime import DURATION_BUCKETS
-from kpiwatch.selfmetrics import ACCOUNT_LABELS, ALERT_METRICS, SELF_METRICS
+from kpiwatch.selfmetrics import (
+    ACCOUNT_LABELS,
+    ALERT_METRICS,
+    GOAL_METRICS,
+    SELF_METRICS,
+    SelfMetric,
+)
 from kpiwatch.vocabulary import Kind
 
 _KINDS = {
@@ -139,6 +145,12 @@ def _raw_section() -> list[str]:
     return lines
 
 
+def _plain_row(m: SelfMetric) -> str:
+    """The table row of a self-metric without account labels."""
+    labels = ", ".join(f"`{label}`" for label in m.labels)
+    return f"| `{m.name}` | {m.type} | {m.unit or '-'} | {labels or '-'} | {_cell(m.description)} |"
+
+
 def _self_section() -> list[str]:
     lines = [
         "## Self-metrics",
@@ -167,19 +179,28 @@ def _self_section() -> list[str]:
         "| Metric | Type | Unit | Labels | Description |",
         "|---|---|---|---|---|",
     ]
-    for m in ALERT_METRICS:
-        labels = ", ".join(f"`{label}`" for label in m.labels)
-        lines.append(
-            f"| `{m.name}` | {m.type} | {m.unit or '-'} | {labels or '-'} "
-            f"| {_cell(m.description)} |"
-        )
+    lines += [_plain_row(m) for m in ALERT_METRICS]
+    lines += [
+        "",
+        "### Goals",
+        "",
+        "The goal tracker (docs/goals.md) exports, for every goal of the configuration (label",
+        "`goal`, the goal's name), the figures of its current period. Unit \"KPI's unit\" is",
+        "the unit of the goal's KPI (the `unit` label of `kpiwatch_goal_info`); ratios run from",
+        "0 to 1. A value that is not known has no series.",
+        "",
+        "| Metric | Type | Unit | Labels | Description |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [_plain_row(m) for m in GOAL_METRICS]
     buckets = ", ".join(f"{b:g}" for b in DURATION_BUCKETS)
     lines += [
         "",
         "The buckets of `kpiwatch_collect_duration_seconds` are",
         f"{buckets} seconds and +Inf.",
-        "`kpiwatch_build_info` is an info metric: in the Prometheus text format its TYPE is",
-        "`gauge`, in OpenMetrics `info` (family `kpiwatch_build`).",
+        "`kpiwatch_build_info` and `kpiwatch_goal_info` are info metrics: in the Prometheus text",
+        "format their TYPE is `gauge`, in OpenMetrics `info` (families `kpiwatch_build` and",
+        "`kpiwatch_goal`).",
         "",
         "### Failure reasons",
         "",

@@ -129,6 +129,74 @@ ALERT_METRICS: tuple[SelfMetric, ...] = (
     _m("kpiwatch_outbox_oldest_age_seconds", "gauge", "seconds", ("notifier",),
        "Age of the oldest notification waiting in the outbox; 0 when none waits."),
 )
+
+_G = ("goal",)
+_KPI_UNIT = "KPI's unit"
+
+#: Families of the goal tracker (docs/goals.md), rendered by the goal service's own section.
+#: Every per-goal series has the label ``goal``, the goal's name.
+GOAL_METRICS: tuple[SelfMetric, ...] = (
+    _m("kpiwatch_goal_info", "info", "",
+       (*_G, "kpi", "window", "measure", "criterion", "direction", "owner", "objective", "unit",
+        "period"),
+       "Always 1; the labels describe the goal: its KPI and window, measure (value, change, "
+       "total), criterion (reach, stay_above, stay_below), the KPI's good direction (higher, "
+       "lower), owner, business objective, the KPI's unit (ratio, count, per_post, seconds, "
+       "currency) and the label of the current period."),
+    _m("kpiwatch_goal_target", "gauge", _KPI_UNIT, _G,
+       "The goal's target in the current period (a relative target resolved against the "
+       "baseline). Absent while it is not known."),
+    _m("kpiwatch_goal_baseline", "gauge", _KPI_UNIT, _G,
+       "The value progress is measured from: the configured baseline, or the KPI at the start "
+       "of the period (0 for measures change and total). Absent while it is not known."),
+    _m("kpiwatch_goal_current", "gauge", _KPI_UNIT, _G,
+       "The goal's measure now (at the deadline once it has passed). Absent without recent "
+       "data."),
+    _m("kpiwatch_goal_expected", "gauge", _KPI_UNIT, _G,
+       "Where the measure should be now on a linear path from baseline to target (the target "
+       "itself for stay_above and stay_below). Absent while it is not known."),
+    _m("kpiwatch_goal_projected", "gauge", _KPI_UNIT, _G,
+       "The measure projected to the deadline by a Theil-Sen fit to the recent trend. Absent "
+       "before the start, after the deadline and without enough recent data."),
+    _m("kpiwatch_goal_progress_ratio", "gauge", "ratio", _G,
+       "reach: the fraction of the way from baseline to target covered (below 0 when the "
+       "measure went the wrong way, above 1 past the target); stay_above/stay_below: the "
+       "share of completed days within the limit. Absent while it is not known."),
+    _m("kpiwatch_goal_elapsed_ratio", "gauge", "ratio", _G,
+       "The elapsed fraction of the current period: 0 before the start, 1 after the deadline."),
+    _m("kpiwatch_goal_status", "gauge", "boolean", (*_G, "status"),
+       "1 for the goal's current status, 0 for the others: every goal has a series for each "
+       "of not_started, on_track, behind, at_risk, achieved, missed."),
+    _m("kpiwatch_goal_start_timestamp_seconds", "gauge", "seconds", _G,
+       "Unix time the current period starts (00:00 UTC, inclusive)."),
+    _m("kpiwatch_goal_deadline_timestamp_seconds", "gauge", "seconds", _G,
+       "Unix time the current period ends (00:00 UTC, exclusive): the deadline."),
+    _m("kpiwatch_goal_review_due_timestamp_seconds", "gauge", "seconds", _G,
+       "Unix time the goal is due for review: review_every after `reviewed` (default the "
+       "start). Absent for recurring goals without `reviewed`."),
+    # not *_days: promtool wants durations in seconds, and these count days
+    _m("kpiwatch_goal_daily_breaches", "gauge", "days", _G,
+       "stay_above/stay_below: completed days of the period on which the KPI broke the limit."),
+    _m("kpiwatch_goal_daily_checks", "gauge", "days", _G,
+       "stay_above/stay_below: completed days of the period with a value, each checked "
+       "against the limit."),
+    _m("kpiwatch_goal_achievability_ratio", "gauge", "ratio", _G,
+       "The pace the goal needs over the best pace its history shows (for stay_above and "
+       "stay_below: the share of days that must be within the limit over the share that "
+       "was). Above the goal's achievable_factor it is flagged not_achievable. Absent when "
+       "unknown or infinite."),
+    _m("kpiwatch_goal_flags", "gauge", "boolean", (*_G, "flag"),
+       "1 when the flag is raised, else 0, for every goal and flag: not_achievable (asks for "
+       "more than achievable_factor times the best pace in the history), vanity_metric (the "
+       "KPI serves another objective than the goal's or any its accounts declare), review_due, "
+       "not_judged (in the early window, before the start or without data)."),
+    _m("kpiwatch_goal_evaluation_timestamp_seconds", "gauge", "seconds", (),
+       "Unix time the goals were last evaluated."),
+    _m("kpiwatch_goal_evaluation_duration_seconds", "gauge", "seconds", (),
+       "How long the last evaluation of every goal took."),
+    _m("kpiwatch_goal_evaluation_failures_total", "counter", "count", _G,
+       "Evaluations of the goal that failed since the daemon started."),
+)
 # fmt: on
 
-BY_NAME: dict[str, SelfMetric] = {m.name: m for m in (*SELF_METRICS, *ALERT_METRICS)}
+BY_NAME: dict[str, SelfMetric] = {m.name: m for m in (*SELF_METRICS, *ALERT_METRICS, *GOAL_METRICS)}
