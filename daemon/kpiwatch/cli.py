@@ -1,4 +1,5 @@
-"""The ``kpiwatch`` command: run, check-config, plugins, collect, kpis, alerts, rules, version."""
+"""The ``kpiwatch`` command: run, check-config, plugins, collect, kpis, alerts, goals, rules,
+version."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 from kpiwatch import __version__
 from kpiwatch.config_loader import ConfigError, LoadedConfig, load_config, load_config_text
 from kpiwatch.demo_config import demo_config_yaml
+from kpiwatch.goals.model import STATUSES as GOAL_STATUSES
 from kpiwatch.logging import configure_logging, redactor
 from kpiwatch.plugins import PluginRegistry, load_plugins
 
@@ -82,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     alerts.add_argument("--json", action="store_true", help="print JSON")
 
+    goals = sub.add_parser("goals", help="print the goals' status, progress and projection")
+    goals.add_argument("-c", "--config", type=Path, metavar="FILE", required=True)
+    goals.add_argument(
+        "--status",
+        choices=GOAL_STATUSES,
+        help="only goals with this status (default: all)",
+    )
+    goals.add_argument("--json", action="store_true", help="print JSON")
+
     rules = sub.add_parser("rules", help="work with alert rules")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     export = rules_sub.add_parser(
@@ -124,6 +135,7 @@ def _main(argv: Sequence[str] | None) -> int:
         "collect": cmd_collect,
         "kpis": cmd_kpis,
         "alerts": cmd_alerts,
+        "goals": cmd_goals,
         "rules": cmd_rules,
     }
     return handlers[args.command](args, registry)
@@ -413,6 +425,36 @@ def cmd_alerts(args: argparse.Namespace, registry: PluginRegistry) -> int:
         return EXIT_OK
     for line in alerts_table(alerts):
         print(line)
+    return EXIT_OK
+
+
+def cmd_goals(args: argparse.Namespace, registry: PluginRegistry) -> int:
+    loaded = _load_or_report(args.config, registry)
+    if loaded is None:
+        return EXIT_CONFIG
+    from kpiwatch.goals.offline import evaluate_goals
+    from kpiwatch.goals.report import goals_table, kpi_units
+    from kpiwatch.kpi.compiled import build_catalogue
+    from kpiwatch.store import StoreError
+
+    try:
+        results = asyncio.run(evaluate_goals(loaded.config))
+    except (StoreError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.status:
+        results = [r for r in results if r.status == args.status]
+    if args.json:
+        print(json.dumps({"goals": [r.to_json() for r in results]}, indent=2))
+        return EXIT_OK
+    if not results:
+        if not loaded.config.goals:
+            print(f"no goals configured in {loaded.source} (docs/goals.md explains goals:)")
+        else:
+            print("no goals" + (f" with status {args.status}" if args.status else ""))
+        return EXIT_OK
+    units = kpi_units(build_catalogue(loaded.config.kpis))
+    print(goals_table(results, units, colour=sys.stdout.isatty()))
     return EXIT_OK
 
 

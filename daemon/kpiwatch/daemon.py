@@ -23,6 +23,7 @@ from kpiwatch.alerting.store import alert_state_path
 from kpiwatch.config import Config
 from kpiwatch.config_loader import ConfigError, LoadedConfig
 from kpiwatch.exposition import ExpositionCache
+from kpiwatch.goals.service import GoalService
 from kpiwatch.history import HistoryWriter
 from kpiwatch.http_api import ReloadOutcome, bound_port, create_app, start_server
 from kpiwatch.http_client import client_session
@@ -74,6 +75,7 @@ class Daemon:
         self.history: HistoryWriter | None = None
         self.kpis: KpiService | None = None
         self.alerts: AlertService | None = None
+        self.goals: GoalService | None = None
         self.port: int | None = None
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -97,6 +99,7 @@ class Daemon:
             extra=lambda: CombinedSection.of(
                 self.kpis.section if self.kpis else None,
                 self.alerts.section if self.alerts else None,
+                self.goals.section if self.goals else None,
             ),
         )
         await self.exposition.render_now()
@@ -108,6 +111,7 @@ class Daemon:
             info=self.info,
             kpis=self._kpi_report,
             alerts=self._alerts_report,
+            goals=self._goals_report,
         )
         try:
             self.runner = await start_server(app, config.server.host, config.server.port)
@@ -165,6 +169,8 @@ class Daemon:
             await self.history.flush()  # what the last polls returned
         if self.alerts:
             await self.alerts.close()
+        if self.goals:
+            await self.goals.close()
         if self.kpis:
             await self.kpis.close()
         if self.store:
@@ -231,6 +237,13 @@ class Daemon:
             await self._close_resources()
             raise StartupError(str(exc)) from exc
         self._spawn(self.kpis.run(), "kpis")
+        self.goals = GoalService(self.config, self.runtime, path)
+        try:
+            await self.goals.open()
+        except StoreError as exc:
+            await self._close_resources()
+            raise StartupError(str(exc)) from exc
+        self._spawn(self.goals.run(), "goals")
 
     async def _open_alerting(self) -> None:
         """Open the alert store and start rule evaluation and delivery. Raises StartupError."""
@@ -248,6 +261,7 @@ class Daemon:
             self.http,
             path,
             external,
+            goals=self.goals.latest if self.goals else None,
         )
         try:
             await self.alerts.open()
@@ -257,6 +271,10 @@ class Daemon:
         if self.history is not None and self.kpis is not None:
             self.history.on_commit(self.kpis.polls_stored)
             self.kpis.on_cycle(self.alerts.wake)
+        if self.goals is not None:
+            self.goals.on_cycle(self.alerts.wake)
+            if self.kpis is not None:
+                self.kpis.on_cycle(self.goals.polls_computed)
         self._spawn(self.alerts.run(), "alerting")
 
     def _notifier_entries(self, loaded: LoadedConfig) -> list[NotifierEntry]:
@@ -271,6 +289,11 @@ class Daemon:
         if self.alerts is None:
             raise ValueError("alerting has not started yet; try again in a moment")
         return self.alerts.alerts_json()
+
+    async def _goals_report(self) -> list[dict[str, Any]]:
+        if self.goals is None:
+            raise ValueError("goal tracking has not started yet; try again in a moment")
+        return self.goals.results_json()
 
     async def _kpi_report(self, window: str | None, by: list[str]) -> Mapping[str, Any]:
         if self.kpis is None:
@@ -347,6 +370,8 @@ class Daemon:
                 self.log.warning("history settings change on restart only")
             if new.kpis != old.kpis and self.kpis is not None:
                 self.kpis.replace(new.kpis, build_catalogue(new.kpis))
+            if self.goals is not None:
+                self.goals.replace(new)
             if self.alerts is not None:
                 await self.alerts.replace(new, self._notifier_entries(loaded))
             if new.log != old.log:

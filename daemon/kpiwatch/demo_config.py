@@ -39,6 +39,40 @@ BRANDS = (
 )
 RIVALS = frozenset({"initech", "umbrella"})
 
+#: Days of history each default demo account returns on first contact: enough for the
+#: baselines of the quarterly demo goals, measured at the start of the quarter.
+HISTORY_DAYS = 95
+
+_DEMO_GOALS = """\
+# SMART goals on the demo accounts (docs/goals.md): `kpiwatch goals -c FILE` and /api/v1/goals
+# show their status. Recurring periods, so they have a current period whatever the date.
+goals:
+  - name: acme-new-followers
+    description: "300 new followers each month (the Danish seed's example)"
+    kpi: followers
+    measure: change
+    scope: {account: acme-photo}
+    target: 300
+    every: month
+    owner: social-team
+  - name: acme-engagement-up
+    description: "Engagement rate of brand acme up by a fifth each quarter"
+    kpi: engagement_rate
+    scope: {brand: acme}
+    target: "+20%"
+    every: quarter
+    owner: social-team
+  - name: acme-cpa-ceiling
+    description: "Cost per acquisition of acme's ads below 40 on nine days in ten"
+    kpi: cost_per_acquisition
+    window: 7d
+    scope: {account: acme-ads}
+    criterion: stay_below
+    target: 40
+    every: quarter
+    owner: performance-team
+"""
+
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_./-]*$")
 _YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null", "none"})
 
@@ -75,6 +109,7 @@ def demo_config_yaml(accounts: int | None = None, listen: str | None = None) -> 
     ]
     if accounts is None:
         lines += _default_accounts()
+        lines += ["", _DEMO_GOALS]
     else:
         lines += _generated_accounts(accounts)
     return "\n".join(lines) + "\n"
@@ -87,9 +122,11 @@ def _default_accounts() -> list[str]:
         ("globex", {"region": "us"}, {"size": 0.6, "seed": 7}, "USD"),
     )
     for brand, labels, settings, currency in brands:
-        lines.append(f"  # {brand}: one account on each demo platform, 28 days of history")
+        lines.append(
+            f"  # {brand}: one account on each demo platform, {HISTORY_DAYS} days of history"
+        )
         for short, platform in DEMO_PLATFORMS:
-            extra: dict[str, object] = {**settings, "history_days": 28}
+            extra: dict[str, object] = {**settings, "history_days": HISTORY_DAYS}
             if platform in {"demo_web", "demo_ads", "demo_crm"}:
                 extra["currency"] = currency
             if brand == "globex" and platform == "demo_ads":
@@ -103,7 +140,7 @@ def _default_accounts() -> list[str]:
         ("umbrella-video", "demo_video", "umbrella", 2.0),
     )
     for account_id, platform, brand, size in competitors:
-        settings = {"size": size, "history_days": 28}
+        settings = {"size": size, "history_days": HISTORY_DAYS}
         lines += _account(account_id, platform, {"brand": brand}, settings, competitor=True)
     return lines
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 import kpiwatch
 from kpiwatch.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE, ExpositionCache
+from kpiwatch.goals.model import STATUSES as GOAL_STATUSES
 from kpiwatch.logging import get_logger
 from kpiwatch.runtime import AccountStatus, Runtime
 
@@ -33,6 +34,7 @@ ReloadFunction = Callable[[], Awaitable[ReloadOutcome]]
 InfoFunction = Callable[[], Mapping[str, Any]]
 KpiFunction = Callable[[str | None, list[str]], Awaitable[Mapping[str, Any]]]
 AlertsFunction = Callable[[], Awaitable[list[dict[str, Any]]]]
+GoalsFunction = Callable[[], Awaitable[list[dict[str, Any]]]]
 
 _ROUTES = (
     ("/metrics", "Prometheus metrics (text format 0.0.4, or OpenMetrics when asked for)"),
@@ -140,9 +142,11 @@ class _Handlers:
         info: InfoFunction,
         kpis: KpiFunction | None = None,
         alerts: AlertsFunction | None = None,
+        goals: GoalsFunction | None = None,
     ) -> None:
         self.kpis_function = kpis
         self.alerts_function = alerts
+        self.goals_function = goals
         self.runtime = runtime
         self.exposition = exposition
         self.reload_function = reload
@@ -297,6 +301,27 @@ distribution.</p>
             alerts = [a for a in alerts if a["state"] == wanted]
         return await _json_off_loop({"status": "success", "data": {"alerts": alerts}})
 
+    async def goals(self, request: web.Request) -> web.Response:
+        """Goals with status, progress and projection (``?status=at_risk`` filters)."""
+        if self.goals_function is None:
+            return _json({"status": "error", "error": "goal tracking is not running"}, 503)
+        wanted = request.query.get("status") or None
+        if wanted is not None and wanted not in GOAL_STATUSES:
+            return _json(
+                {
+                    "status": "error",
+                    "error": f"status {wanted!r} is not one of {', '.join(GOAL_STATUSES)}",
+                },
+                status=400,
+            )
+        try:
+            goals = await self.goals_function()
+        except ValueError as exc:
+            return _json({"status": "error", "error": str(exc)}, status=503)
+        if wanted is not None:
+            goals = [g for g in goals if g["status"] == wanted]
+        return await _json_off_loop({"status": "success", "data": {"goals": goals}})
+
     async def reload(self, request: web.Request) -> web.Response:
         if self.reload_function is None:
             return _json(
@@ -335,9 +360,10 @@ def create_app(
     info: InfoFunction,
     kpis: KpiFunction | None = None,
     alerts: AlertsFunction | None = None,
+    goals: GoalsFunction | None = None,
 ) -> web.Application:
     """The aiohttp application; ``reload`` None disables ``POST /-/reload`` (403)."""
-    handlers = _Handlers(runtime, exposition, reload, info, kpis, alerts)
+    handlers = _Handlers(runtime, exposition, reload, info, kpis, alerts, goals)
     app = web.Application()
     app.router.add_get("/", handlers.landing)
     app.router.add_get("/metrics", handlers.metrics)
@@ -346,6 +372,7 @@ def create_app(
     app.router.add_get("/api/v1/status", handlers.status)
     app.router.add_get("/api/v1/kpis", handlers.kpis)
     app.router.add_get("/api/v1/alerts", handlers.alerts)
+    app.router.add_get("/api/v1/goals", handlers.goals)
     app.router.add_post("/-/reload", handlers.reload)
     return app
 
