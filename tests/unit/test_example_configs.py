@@ -10,12 +10,17 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(
-    [*ROOT.glob("config/*.yaml"), *ROOT.glob("plugins/kpiwatch_platforms/*/sample.yaml")]
+    [
+        *ROOT.glob("config/*.yaml"),
+        *ROOT.glob("config/examples/*.yaml"),
+        *ROOT.glob("plugins/kpiwatch_platforms/*/sample.yaml"),
+    ]
 )
 
 
 def test_the_project_ships_example_configurations():
     assert any(p.parent.name == "config" for p in SHIPPED)
+    assert any(p.parent.name == "examples" for p in SHIPPED)
     assert any(p.name == "sample.yaml" for p in SHIPPED)
 
 
