@@ -35,6 +35,28 @@ class ConfigProblem:
         return f"{text}; {self.fix}" if self.fix else text
 
 
+class EntryProblem(ValueError):
+    """A problem of one entry of a list section (``rules:``, ``goals:``) that a model alone
+    cannot see: ``index`` in the list, ``field`` the key at fault, and how to fix it."""
+
+    def __init__(self, index: int, field: tuple[str | int, ...], message: str, fix: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.field = field
+        self.message = message
+        self.fix = fix
+
+
+class EntryProblems(ValueError):
+    """Every :class:`EntryProblem` found in the list section ``section``."""
+
+    section = ""
+
+    def __init__(self, problems: list[EntryProblem]) -> None:
+        super().__init__("; ".join(f"{self.section}[{p.index}]: {p.message}" for p in problems))
+        self.problems = problems
+
+
 class ConfigError(Exception):
     """A configuration was rejected; ``problems`` lists every reason found."""
 

@@ -6,7 +6,7 @@ at the line it was written and raises them together, with secrets and environmen
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from kpiwatch.config_messages import explain
 from kpiwatch.config_problems import (
     ConfigError,
     ConfigProblem,
+    EntryProblems,
     Loc,
     close_matches,
     format_path,
@@ -309,29 +310,38 @@ class _Validation:
 
     def _check_rules(self, config: Config, catalogue: Catalogue) -> None:
         """Rules against the KPI catalogue, the windows, the templates and the notifiers."""
-        from kpiwatch.alerting.rules import RuleProblems, compile_rules
+        from kpiwatch.alerting.rules import compile_rules
 
         names = [n.name for n in config.notifiers]
         goals = [g.name for g in config.goals]
-        try:
-            compile_rules(config.rules, catalogue, config.kpis.windows, names, goals)
-        except RuleProblems as exc:
-            for problem in exc.problems:
-                loc: Loc = ("rules", problem.index, *problem.field)
-                name = config.rules[problem.index].name
-                self._add(loc, f"rule {name}: {problem.message}", problem.fix)
+        self._check_entries(
+            "rules",
+            "rule",
+            [r.name for r in config.rules],
+            lambda: compile_rules(config.rules, catalogue, config.kpis.windows, names, goals),
+        )
 
     def _check_goals(self, config: Config, catalogue: Catalogue) -> None:
         """Goals against the KPI catalogue and the windows."""
-        from kpiwatch.goals.compile import GoalProblems, compile_goals
+        from kpiwatch.goals.compile import compile_goals
 
+        self._check_entries(
+            "goals",
+            "goal",
+            [g.name for g in config.goals],
+            lambda: compile_goals(config.goals, catalogue, config.kpis.windows),
+        )
+
+    def _check_entries(
+        self, section: str, noun: str, names: list[str], check: Callable[[], object]
+    ) -> None:
+        """Run ``check`` and report each problem it raises at its entry's line and key."""
         try:
-            compile_goals(config.goals, catalogue, config.kpis.windows)
-        except GoalProblems as exc:
+            check()
+        except EntryProblems as exc:
             for problem in exc.problems:
-                loc: Loc = ("goals", problem.index, *problem.field)
-                name = config.goals[problem.index].name
-                self._add(loc, f"goal {name}: {problem.message}", problem.fix)
+                loc: Loc = (section, problem.index, *problem.field)
+                self._add(loc, f"{noun} {names[problem.index]}: {problem.message}", problem.fix)
 
 
 def _related(loc: Loc, other: Loc) -> bool:

@@ -19,19 +19,13 @@ from kpiwatch import vocabulary
 from kpiwatch.alerting.templates import TemplateProblem, Templates, check
 from kpiwatch.config_alerting import GOAL_SCOPE_LABELS, RuleConfig
 from kpiwatch.config_goals import Criterion, ObjectiveName
+from kpiwatch.config_problems import EntryProblem, EntryProblems
 from kpiwatch.durations import format_duration
 from kpiwatch.kpi.compiled import Catalogue
 
 
-class RuleProblem(ValueError):
-    """A rule that cannot be evaluated: ``index`` in ``rules:``, ``field`` the key at fault."""
-
-    def __init__(self, index: int, field: tuple[str | int, ...], message: str, fix: str) -> None:
-        super().__init__(message)
-        self.index = index
-        self.field = field
-        self.message = message
-        self.fix = fix
+class RuleProblem(EntryProblem):
+    """A rule that cannot be evaluated. ``index`` in ``rules:``, ``field`` the key at fault."""
 
 
 @dataclass(frozen=True)
@@ -96,10 +90,8 @@ def compile_rules(
     return compiled
 
 
-class RuleProblems(ValueError):
-    def __init__(self, problems: list[RuleProblem]) -> None:
-        super().__init__("; ".join(f"rules[{p.index}]: {p.message}" for p in problems))
-        self.problems = problems
+class RuleProblems(EntryProblems):
+    section = "rules"
 
 
 def _check_goal_scope(

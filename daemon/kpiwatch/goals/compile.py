@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from kpiwatch.config_goals import GoalConfig
+from kpiwatch.config_problems import EntryProblem, EntryProblems
 from kpiwatch.durations import format_duration
 from kpiwatch.goals.compute import GoalSpec
 from kpiwatch.kpi.catalogue import Direction, KpiUnit
@@ -23,21 +24,12 @@ DAY = timedelta(days=1)
 PREFERRED_WINDOW = timedelta(days=28)
 
 
-class GoalProblem(ValueError):
-    """A goal that cannot be tracked: ``index`` in ``goals:``, ``field`` the key at fault."""
-
-    def __init__(self, index: int, field: tuple[str | int, ...], message: str, fix: str) -> None:
-        super().__init__(message)
-        self.index = index
-        self.field = field
-        self.message = message
-        self.fix = fix
+class GoalProblem(EntryProblem):
+    """A goal that cannot be tracked. ``index`` in ``goals:``, ``field`` the key at fault."""
 
 
-class GoalProblems(ValueError):
-    def __init__(self, problems: list[GoalProblem]) -> None:
-        super().__init__("; ".join(f"goals[{p.index}]: {p.message}" for p in problems))
-        self.problems = problems
+class GoalProblems(EntryProblems):
+    section = "goals"
 
 
 def compile_goals(
