@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,6 +95,17 @@ class _Series:
         if i < 0 or instant - self.t[i] > stale:
             return None
         return float(self.v[i])
+
+    def at_many(self, instants: Sequence[float], stale: float = STALE) -> np.ndarray:
+        """:meth:`at` of many instants at once, NaN where there is no value."""
+        when = np.asarray(instants, dtype=float)
+        out = np.full(len(when), np.nan)
+        i = np.searchsorted(self.t, when, side="right") - 1
+        ok = i >= 0
+        found = i[ok]
+        fresh = when[ok] - self.t[found] <= stale
+        out[np.flatnonzero(ok)[fresh]] = self.v[found[fresh]]
+        return out
 
     def first_in(self, start: float, end: float) -> tuple[float, float] | None:
         i = int(np.searchsorted(self.t, start, side="left"))
@@ -389,7 +400,7 @@ def achievability(
     first = period.start - history
     last = min(now, period.end)
     days = midnights(first, last)
-    values = np.array([np.nan if (x := kpi.at(m, DAY / 2)) is None else x for m in days])
+    values = kpi.at_many(days, DAY / 2)
     finite = np.isfinite(values)
     if target is None:
         return Achievability(None, None, None, False, "unknown: the target is not known yet")

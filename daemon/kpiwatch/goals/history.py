@@ -174,7 +174,7 @@ class GoalHistory:
                 self._rows[row.account] = (meta.account, instant)
         if not len(table):
             return {}
-        results = compute(table, self.catalogue)
+        results = compute(table, self._catalogue_of(spec.config.kpi))
         keys: list[tuple[str, ...] | None] = []
         for m in results.meta:
             origin = self._rows.get(m.account) if m is not None else None
@@ -188,6 +188,12 @@ class GoalHistory:
             instant: self._choose(spec, by_instant.get(repr(instant), []), problems)
             for instant in instants
         }
+
+    def _catalogue_of(self, name: str) -> Catalogue:
+        """The catalogue a KPI is computed with: the KPI alone, unless it is derived from other
+        KPIs (computing every KPI of the catalogue for thousands of rows is the larger cost)."""
+        kpi = self.catalogue.by_name[name]
+        return self.catalogue if kpi.derived is not None else Catalogue((kpi,))
 
     def _choose(self, spec: GoalSpec, groups: list[GroupValue], problems: list[str]) -> float:
         """The scope's value from its groups (one per basis or currency where they differ)."""
