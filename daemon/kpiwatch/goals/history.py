@@ -25,7 +25,7 @@ from kpiwatch.goals.compute import STALE, GoalSpec
 from kpiwatch.goals.period import DAY
 from kpiwatch.kpi.compiled import Catalogue
 from kpiwatch.kpi.engine import AccountMeta, GroupValue, InputTable, aggregate, compute
-from kpiwatch.kpi.inputs import read_account_inputs
+from kpiwatch.kpi.inputs import account_layout, read_account_inputs
 from kpiwatch.store.reader import oldest_point
 
 #: How often a missing or recent midnight is read again.
@@ -153,10 +153,16 @@ class GoalHistory:
             return {}
         table = InputTable(self.refs, 1, capacity=max(1, len(readers) * len(instants)))
         members = {m.account for m in scope}
+        layouts = {m.account: account_layout(conn, m.account, self.refs) for m in readers}
         for instant in instants:
             for meta in readers:
                 found = read_account_inputs(
-                    conn, meta.account, self.refs, [spec.window_seconds], instant
+                    conn,
+                    meta.account,
+                    self.refs,
+                    [spec.window_seconds],
+                    instant,
+                    layouts[meta.account],
                 )
                 self.reads += 1
                 if found.at is None or instant - found.at > STALE:

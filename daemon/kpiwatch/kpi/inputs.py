@@ -63,20 +63,55 @@ class _Logical:
     by_window: dict[str | None, int]  # window label -> series id
 
 
+@dataclass(frozen=True)
+class AccountLayout:
+    """An account's series and, per reference, the logical series it adds up: what
+    :func:`read_account_inputs` works out before reading any value. Reading one account at
+    many instants (goals read a year of midnights) builds it once."""
+
+    ids: list[int]
+    logical: list[_Logical]
+    matches: list[tuple[Ref, list[int], bool]]  # reference, logical series, money
+
+
+def account_layout(conn: sqlite3.Connection, account: str, refs: Iterable[Ref]) -> AccountLayout:
+    """The layout of ``account``'s series for ``refs`` (runs in the reader's thread)."""
+    series = account_series(conn, account)
+    logical = _logical(series)
+    by_metric: dict[str, list[int]] = {}
+    for i, item in enumerate(logical):
+        by_metric.setdefault(item.metric.name, []).append(i)
+    matches = []
+    for ref in refs:
+        matching = [
+            i
+            for i in by_metric.get(ref.name, ())
+            if all(logical[i].dims.get(k) == v for k, v in ref.filters)
+        ]
+        if matching:
+            money = logical[matching[0]].metric.unit is Unit.CURRENCY
+            matches.append((ref, matching, money))
+    return AccountLayout([s.id for s in series], logical, matches)
+
+
 def read_account_inputs(
     conn: sqlite3.Connection,
     account: str,
     refs: Iterable[Ref],
     windows: Sequence[float],
     now: float | None = None,
+    layout: AccountLayout | None = None,
 ) -> AccountInputs:
-    """The account's inputs for ``refs`` over ``windows`` (seconds), from the store."""
-    series = account_series(conn, account)
-    logical = _logical(series)
+    """The account's inputs for ``refs`` over ``windows`` (seconds), from the store.
+
+    ``layout``, from :func:`account_layout` with the same ``refs``, saves working it out again.
+    """
+    if layout is None:
+        layout = account_layout(conn, account, refs)
+    logical = layout.logical
     if not logical:
         return AccountInputs(None, {}, None)
-    ids = [s.id for s in series]
-    newest = values_at(conn, ids, now if now is not None else float("inf"), float("-inf"))
+    newest = values_at(conn, layout.ids, now if now is not None else float("inf"), float("-inf"))
     if not newest:
         return AccountInputs(None, {}, None)
     t = max(ts for ts, _ in newest.values())
@@ -86,20 +121,8 @@ def read_account_inputs(
         _window_values(conn, logical, newest, t, w, seconds, found)
     values: dict[Column, float] = {}
     currencies: set[str] = set()
-    refs = list(refs)
-    by_metric: dict[str, list[int]] = {}
-    for i, item in enumerate(logical):
-        by_metric.setdefault(item.metric.name, []).append(i)
-    for ref in refs:
-        matching = [
-            i
-            for i in by_metric.get(ref.name, ())
-            if all(logical[i].dims.get(k) == v for k, v in ref.filters)
-        ]
-        if not matching:
-            continue
-        metric = logical[matching[0]].metric
-        if metric.unit is Unit.CURRENCY:
+    for ref, matching, money in layout.matches:
+        if money:
             found_currencies = {logical[i].dims.get("currency", "") for i in matching}
             if len(found_currencies) > 1:
                 continue  # never add up different currencies
