@@ -348,3 +348,52 @@ def test_one_viral_day_does_not_swing_the_projection(db: Path, conn) -> None:
     ols = intercept + slope * 50
     assert ols == pytest.approx(12386, abs=5)
     assert ols > 2000 > result.projected
+
+
+# shards --------------------------------------------------------------------------------------
+
+
+def test_a_goal_spanning_shards_is_tracked_once_and_says_what_it_lacks(
+    db: Path, conn, tmp_path: Path
+) -> None:
+    from kpiwatch.config_loader import load_config_text
+    from kpiwatch.goals.service import goal_accounts, other_shards_accounts
+    from kpiwatch.plugins import load_plugins
+
+    platforms = load_plugins(environ={}).platforms
+
+    # crc32 puts acme-d on shard 0 of 2, acme-a on shard 1
+    text = (
+        f"state_dir: '{tmp_path}'\nshard: {{index: %d, count: 2}}\naccounts:\n"
+        "  - {id: acme-a, platform: demo_photo, labels: {brand: acme}}\n"
+        "  - {id: acme-d, platform: demo_photo, labels: {brand: acme}}\n"
+    )
+    shard0 = load_config_text(text % 0, "<test>", platforms).config
+    shard1 = load_config_text(text % 1, "<test>", platforms).config
+    assert [m.account for m in goal_accounts(shard0)[0]] == ["acme-d"]
+    assert [m.account for m in other_shards_accounts(shard0)] == ["acme-a"]
+    assert [m.account for m in goal_accounts(shard1)[0]] == ["acme-a"]
+    store(db, daily("acme-a", "followers", None, date(2025, 12, 1), day(50), followers(10)))
+    goals = tracker(
+        one_off("brand", "followers", target=9000, scope={"brand": "acme"}),
+        one_off("d-only", "followers", target=9000, scope={"account": "acme-d"}),
+    )
+    when = moment(day(50), 12)
+    # shard 1 polls acme-a, the first account of the brand by id: it tracks the brand's goal
+    # from acme-a alone and says so; the goal on acme-d alone is shard 0's
+    with time_machine.travel(when, tick=False):
+        local, objectives = goal_accounts(shard1)
+        results = goals.evaluate(
+            conn(), local, objectives, time.time(), other_shards_accounts(shard1)
+        )
+    assert [r.name for r in results] == ["brand"]
+    assert results[0].current == pytest.approx(8500)
+    assert "1 of the 2 accounts in scope are polled by other shards" in " ".join(
+        results[0].problems
+    )
+    with time_machine.travel(when, tick=False):
+        local, objectives = goal_accounts(shard0)
+        results = goals.evaluate(
+            conn(), local, objectives, time.time(), other_shards_accounts(shard0)
+        )
+    assert [r.name for r in results] == ["d-only"]

@@ -7,7 +7,7 @@ import time
 from kpiwatch.config import Config
 from kpiwatch.goals.compile import compile_goals
 from kpiwatch.goals.model import GoalResult
-from kpiwatch.goals.service import goal_accounts
+from kpiwatch.goals.service import goal_accounts, other_shards_accounts
 from kpiwatch.goals.tracker import GoalTracker
 from kpiwatch.kpi.compiled import build_catalogue
 from kpiwatch.kpi.offline import history_path
@@ -33,9 +33,12 @@ async def evaluate_goals(config: Config, now: float | None = None) -> list[GoalR
     specs = compile_goals(config.goals, catalogue, config.kpis.windows)
     tracker = GoalTracker(specs, catalogue, config.goal_tracking)
     metas, objectives = goal_accounts(config)
+    elsewhere = other_shards_accounts(config)
     at = time.time() if now is None else now
     async with await HistoryReader.open(path) as reader:
-        results = await reader.run(lambda conn: tracker.evaluate(conn, metas, objectives, at))
+        results = await reader.run(
+            lambda conn: tracker.evaluate(conn, metas, objectives, at, elsewhere)
+        )
     log = get_logger(component="goals")
     for name, error in tracker.errors.items():
         log.error("goal evaluation failed", goal=name, error=error)

@@ -24,6 +24,7 @@ from kpiwatch.kpi.compiled import build_catalogue
 from kpiwatch.kpi.engine import AccountMeta
 from kpiwatch.logging import get_logger
 from kpiwatch.runtime import Runtime
+from kpiwatch.scheduler import in_shard
 from kpiwatch.store.reader import HistoryReader
 
 #: Least time between two goal cycles woken by new polls.
@@ -31,10 +32,23 @@ MIN_GAP = 10.0
 
 
 def goal_accounts(config: Config) -> tuple[list[AccountMeta], dict[str, str | None]]:
-    """The enabled accounts goals cover, and the objective each declares."""
-    accounts = [a for a in config.accounts if a.enabled]
+    """The enabled accounts of this shard that goals cover, and the objective each declares."""
+    accounts = [a for a in config.accounts if a.enabled and _local(config, a.id)]
     metas = [AccountMeta(a.id, a.platform, dict(a.labels), a.competitor) for a in accounts]
     return metas, {a.id: a.objective for a in accounts}
+
+
+def other_shards_accounts(config: Config) -> list[AccountMeta]:
+    """The enabled accounts other shards poll (none with ``shard.count`` 1)."""
+    return [
+        AccountMeta(a.id, a.platform, dict(a.labels), a.competitor)
+        for a in config.accounts
+        if a.enabled and not _local(config, a.id)
+    ]
+
+
+def _local(config: Config, account: str) -> bool:
+    return in_shard(account, config.shard.index, config.shard.count)
 
 
 class GoalService:
@@ -101,9 +115,10 @@ class GoalService:
             now = time.time() if now is None else now
             started = time.perf_counter()
             metas, objectives = goal_accounts(self.config)
+            elsewhere = other_shards_accounts(self.config)
             tracker = self.tracker
             results = await self.reader.run(
-                lambda conn: tracker.evaluate(conn, metas, objectives, now)
+                lambda conn: tracker.evaluate(conn, metas, objectives, now, elsewhere)
             )
             self._report(results, tracker.errors)
             # A goal whose evaluation failed keeps its last result: its alerts must not resolve

@@ -35,18 +35,38 @@ class GoalTracker:
         else:
             self.history.forget(specs)
 
+    @staticmethod
+    def _covers(spec: GoalSpec, meta: AccountMeta) -> bool:
+        return in_scope(meta, spec.config.scope, spec.config.include_competitors)
+
     def evaluate(
         self,
         conn: sqlite3.Connection,
         accounts: Sequence[AccountMeta],
         objectives: Mapping[str, str | None],
         now: float,
+        elsewhere: Sequence[AccountMeta] = (),
     ) -> list[GoalResult]:
         """Every goal at ``now`` (runs in a reader's thread). A goal that fails is reported in
-        ``errors`` and left out; it never stops the others."""
+        ``errors`` and left out; it never stops the others.
+
+        ``elsewhere`` are the accounts other shards poll (``shard.count`` > 1): a goal whose
+        scope has some is tracked by the shard that polls the first of its accounts (by id),
+        from the accounts it has, and says how many it lacks.
+        """
         self.errors = {}
         out = []
         for spec in self.specs:
+            remote = [m.account for m in elsewhere if self._covers(spec, m)]
+            shard_problem = None
+            if remote:
+                local = [m.account for m in accounts if self._covers(spec, m)]
+                if not local or min(local) > min(remote):
+                    continue  # another shard tracks this goal
+                shard_problem = (
+                    f"{len(remote)} of the {len(remote) + len(local)} accounts in scope are "
+                    "polled by other shards and are left out of this goal's value"
+                )
             try:
                 instants = needed_instants(spec, now, self.lookback)
                 points, problems = self.history.points(conn, spec, accounts, instants, now)
@@ -56,6 +76,8 @@ class GoalTracker:
                     if in_scope(m, spec.config.scope, spec.config.include_competitors)
                 }
                 result = evaluate_goal(spec, points, now, scope, self.lookback)
+                if shard_problem:
+                    problems.append(shard_problem)
                 result.problems = sorted({*problems, *result.problems})
                 out.append(result)
             except Exception as exc:  # one goal's bad data must not stop the others
