@@ -22,7 +22,7 @@ NOTIFIER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 #: Labels an alert gets from kpiwatch; ``labels:`` of a rule may not set them.
 ALERT_OWN_LABELS = frozenset({"alertname", "kpi", "metric", "window", "severity"})
 CONDITION_KINDS = ("threshold", "change", "anomaly", "no_data", "data_quality", "goal")
-DATA_QUALITY_CHECKS = ("stopped", "backwards", "jump")
+DATA_QUALITY_CHECKS = ("stopped", "backwards", "jump", "removed")
 #: What a goal rule watches for (docs/alerting.md, "Goals").
 GoalCondition = Literal[
     "off_pace",
@@ -66,10 +66,11 @@ class AnomalyCondition(Strict):
 
 
 class DataQualityCondition(Strict):
-    checks: list[Literal["stopped", "backwards", "jump"]] = Field(
+    checks: list[Literal["stopped", "backwards", "jump", "removed"]] = Field(
         default_factory=lambda: list(DATA_QUALITY_CHECKS),
         description="stopped: a metric missing from a poll that returned it before; "
-        "backwards: a cumulative counter fell; jump: a value changed by more than `jump` times.",
+        "backwards: a cumulative counter fell; jump: a value changed by more than `jump` times; "
+        "removed: the platform no longer serves a metric, disabled for the account.",
     )
     jump: float = Field(10.0, gt=1, description="Factor between two polls that is implausible.")
 

@@ -327,8 +327,8 @@ class Daemon:
         self.log.info("history restored", samples=restored, store=str(self.store_path))
 
     def _record_poll(self, plan: AccountPlan, outcome: PollOutcome, state: dict[str, Any]) -> None:
-        if self.alerts is not None:
-            self.alerts.poll_finished(plan.account.id, outcome.samples)
+        if self.alerts is not None and outcome.ok:
+            self.alerts.poll_finished(plan.account.id, outcome.samples, outcome.removed)
         if self.history is not None:
             self.history.add(
                 plan.account.id,

@@ -303,6 +303,19 @@ def render_account(data: AccountData, labels: _AccountLabels | None = None) -> d
             out.setdefault(_I[failures], []).append(line)
     add("kpiwatch_skipped_polls_total", status.skipped)
     add("kpiwatch_invalid_samples_total", status.invalid_samples)
+    limit = status.rate_limit
+    if limit is not None:
+        if limit.remaining is not None:
+            add("kpiwatch_rate_limit_remaining", limit.remaining)
+        if limit.limit is not None:
+            add("kpiwatch_rate_limit_limit", limit.limit)
+        if limit.reset_at is not None:
+            add("kpiwatch_rate_limit_reset_timestamp_seconds", limit.reset_at)
+    if status.quota is not None:
+        add("kpiwatch_quota_remaining_units", status.quota[0])
+        add("kpiwatch_quota_limit_units", status.quota[1])
+    if status.removed_metrics or status.polls:
+        add("kpiwatch_metrics_disabled", len(status.removed_metrics))
     return out
 
 

@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     import aiohttp
     import structlog
 
+    from kpiwatch.toolkit.api import ApiClient, ApiPolicy
+
+#: Where the per-account state keeps the metrics a platform stopped serving.
+REMOVED_KEY = "removed_metrics"
+#: A removed metric is asked for again after this long (a platform may bring it back).
+REMOVED_RETRY_SECONDS = 7 * 86400.0
+
 PLATFORM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -77,6 +84,33 @@ class CollectContext:
     log: structlog.typing.FilteringBoundLogger
     now: datetime
     last_success: datetime | None = None
+    api: ApiClient | None = None  # requests with rate limits, quotas, retries, error classes
+
+    def metric_enabled(self, metric: str) -> bool:
+        """False while ``metric`` is disabled for the account because the platform stopped
+        serving it (see :meth:`metric_removed`); it is tried again after a week."""
+        removed = self.state.get(REMOVED_KEY, {}).get(metric)
+        if removed is None:
+            return True
+        return (self.now.timestamp() - removed.get("since", 0)) >= REMOVED_RETRY_SECONDS
+
+    def metric_removed(self, metric: str, detail: str) -> None:
+        """The platform no longer serves ``metric``: disable it for this account (the rest of
+        the poll goes on) and raise a ``removed`` data-quality event while it stays disabled."""
+        removed = self.state.setdefault(REMOVED_KEY, {})
+        removed[metric] = {"since": self.now.timestamp(), "detail": detail[:300]}
+        self.log.warning(
+            "metric disabled: the platform no longer serves it", metric=metric, detail=detail[:300]
+        )
+
+    def metric_restored(self, metric: str) -> None:
+        """``metric`` came back (after a retry): enable it again."""
+        self.state.get(REMOVED_KEY, {}).pop(metric, None)
+
+    @property
+    def removed_metrics(self) -> dict[str, str]:
+        """Metrics disabled for the account, with why."""
+        return {m: str(v.get("detail", "")) for m, v in self.state.get(REMOVED_KEY, {}).items()}
 
 
 CollectFunction = Callable[[CollectContext], Awaitable[CollectResult | Iterable[Sample]]]
@@ -100,6 +134,7 @@ class Platform:
     metrics: tuple[str, ...] = ()
     max_concurrency: int = 8
     default_interval: timedelta | None = None
+    api: ApiPolicy | None = None  # rate limits, quota, retries and error classes of ctx.api
 
     def __post_init__(self) -> None:
         if not PLATFORM_NAME.match(self.name):

@@ -18,6 +18,8 @@ from kpiwatch.errors import CollectError
 from kpiwatch.logging import get_logger, redactor
 from kpiwatch.platform import CollectContext, Post, Sample
 from kpiwatch.result_check import InvalidResult, check_result
+from kpiwatch.toolkit.api import ApiClient, ApiLimits
+from kpiwatch.toolkit.ratelimit import RateLimitState
 
 
 @dataclass
@@ -33,6 +35,9 @@ class PollOutcome:
     reason: str | None = None
     message: str | None = None
     retry_after: float | None = None
+    rate_limit: RateLimitState | None = None  # the platform's last rate-limit answer
+    quota: tuple[int, int] | None = None  # (units left today, daily units)
+    removed: dict[str, str] = field(default_factory=dict)  # disabled metrics, with why
 
 
 async def poll_account(
@@ -41,6 +46,7 @@ async def poll_account(
     session: aiohttp.ClientSession,
     state: dict[str, Any],
     last_success: datetime | None = None,
+    limits: ApiLimits | None = None,
 ) -> PollOutcome:
     """Call the platform's ``collect`` once for the account of ``plan``; classify the outcome.
 
@@ -49,6 +55,7 @@ async def poll_account(
     account, platform, timeout = plan.account, plan.platform, plan.timeout
     log = get_logger(platform=account.platform, account=account.id)
     now = datetime.now(UTC)
+    api = ApiClient(session, account.platform, plan.platform.api, limits)
     ctx = CollectContext(
         account_id=account.id,
         platform=account.platform,
@@ -60,6 +67,7 @@ async def poll_account(
         log=log,
         now=now,
         last_success=last_success,
+        api=api,
     )
     t0 = time.perf_counter()
 
@@ -70,6 +78,9 @@ async def poll_account(
             time.perf_counter() - t0,
             reason=reason,
             message=redactor.redact(message)[:500],
+            rate_limit=api.rate_limit,
+            quota=_quota(api),
+            removed=ctx.removed_metrics,
             retry_after=retry_after,
         )
 
@@ -94,5 +105,19 @@ async def poll_account(
     if checked.problems:
         log.warning("invalid items dropped", dropped=checked.dropped, first=checked.problems[:3])
     return PollOutcome(
-        True, now, time.perf_counter() - t0, checked.samples, checked.posts, checked.dropped
+        True,
+        now,
+        time.perf_counter() - t0,
+        checked.samples,
+        checked.posts,
+        checked.dropped,
+        rate_limit=api.rate_limit,
+        quota=_quota(api),
+        removed=ctx.removed_metrics,
     )
+
+
+def _quota(api: ApiClient) -> tuple[int, int] | None:
+    if api.quota is None:
+        return None
+    return api.quota.remaining(api.clock()), api.quota.daily_units

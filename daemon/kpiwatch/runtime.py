@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from kpiwatch.platform import Sample
+from kpiwatch.toolkit.api import ApiLimits
+from kpiwatch.toolkit.ratelimit import RateLimitState
 
 #: Bucket bounds (seconds) of the collect-duration histogram.
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -46,6 +48,9 @@ class AccountStatus:
     last_error_at: float | None = None
     next_poll: float | None = None
     last_sample_count: int = 0
+    rate_limit: RateLimitState | None = None  # the platform's last rate-limit answer
+    quota: tuple[int, int] | None = None  # (units left today, daily units)
+    removed_metrics: dict[str, str] = field(default_factory=dict)  # disabled metric -> why
 
     @property
     def up(self) -> bool:
@@ -83,6 +88,8 @@ class Runtime:
         self.accounts: dict[str, AccountStatus] = {}
         self.latest: dict[str, dict[SampleKey, Sample]] = {}
         self.durations: dict[str, DurationHistogram] = {}
+        #: Token buckets, quota budgets and rate-limit states shared by every poll.
+        self.api_limits = ApiLimits()
         self.reload = ReloadStatus()
         self.shard_index = 0
         self.shard_count = 1

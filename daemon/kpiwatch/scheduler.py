@@ -149,7 +149,11 @@ class AccountPoller:
             )
             try:
                 outcome = await poll_account(
-                    self.plan, session=self.session, state=self.state, last_success=last_success
+                    self.plan,
+                    session=self.session,
+                    state=self.state,
+                    last_success=last_success,
+                    limits=self.runtime.api_limits,
                 )
             finally:
                 status.running = False
@@ -161,6 +165,11 @@ class AccountPoller:
         status.polls += 1
         status.last_duration = outcome.duration
         status.invalid_samples += outcome.dropped
+        if outcome.rate_limit is not None:
+            status.rate_limit = outcome.rate_limit
+        if outcome.quota is not None:
+            status.quota = outcome.quota
+        status.removed_metrics = dict(outcome.removed)
         self.runtime.durations_for(status.platform).observe(outcome.duration)
         if outcome.ok:
             status.state = "up"
@@ -184,6 +193,10 @@ class AccountPoller:
             status.last_error_reason = reason
             status.last_error_message = outcome.message
             status.last_error_at = time.time()
+            if self.sink is not None and self.state:
+                # keep what the plugin changed (a rotated OAuth2 refresh token) also when the
+                # poll failed; no samples, so nothing looks stopped
+                self.sink(self.plan, PollOutcome(False, outcome.started, 0.0), self.state)
             self.log.warning(
                 "poll failed",
                 reason=reason,

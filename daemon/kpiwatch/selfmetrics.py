@@ -77,6 +77,22 @@ SELF_METRICS: tuple[SelfMetric, ...] = (
     _m("kpiwatch_invalid_samples_total", "counter", "count", _A,
        "Samples and posts the account's polls returned that were dropped as invalid (metric "
        "not in the vocabulary, wrong window, dimension not allowed, bad value or time)."),
+    _m("kpiwatch_rate_limit_remaining", "gauge", "count", _A,
+       "Calls left in the platform's current rate-limit window for the account's credential, "
+       "as the platform's last answer said (Meta: percent of the budget left). Absent for "
+       "platforms that send no rate-limit headers."),
+    _m("kpiwatch_rate_limit_limit", "gauge", "count", _A,
+       "Calls the platform's current rate-limit window allows (Meta: 100, percent)."),
+    _m("kpiwatch_rate_limit_reset_timestamp_seconds", "gauge", "seconds", _A,
+       "Unix time the platform's current rate-limit window resets, when it says."),
+    _m("kpiwatch_quota_remaining_units", "gauge", "units", _A,
+       "Quota units the account's credential has left today (YouTube Data API: of 10,000; "
+       "reset at midnight Pacific time)."),
+    _m("kpiwatch_quota_limit_units", "gauge", "units", _A,
+       "Quota units the account's credential may spend per day."),
+    _m("kpiwatch_metrics_disabled", "gauge", "count", _A,
+       "Metrics disabled for the account because the platform stopped serving them; each is "
+       "tried again after a week and raises a `removed` data-quality event meanwhile."),
     # per platform -----------------------------------------------------------------------------
     _m("kpiwatch_collect_duration_seconds", "histogram", "seconds", ("platform",),
        "Duration of finished polls, successful or not, of the platform's accounts."),

@@ -29,6 +29,7 @@ from kpiwatch.logging import configure_logging
 from kpiwatch.platform import Sample
 from kpiwatch.runtime import DURATION_BUCKETS, AccountStatus, DurationHistogram, Runtime
 from kpiwatch.selfmetrics import SELF_METRICS, SelfMetric
+from kpiwatch.toolkit.ratelimit import RateLimitState
 from kpiwatch.vocabulary import Kind
 
 NASTY = 'ac"me \\ corp\nline two'  # a quote, a backslash and a newline
@@ -55,6 +56,9 @@ def make_runtime() -> Runtime:
             last_duration=0.75,
             next_poll=NOW + 840,
             last_sample_count=6,
+            rate_limit=RateLimitState(300.0, 287.0, NOW + 120, NOW - 59),
+            quota=(9_850, 10_000),
+            removed_metrics={"impressions": "no longer served since API v21"},
         )
     )
     runtime.add_account(
@@ -423,6 +427,14 @@ PER_ACCOUNT = {  # self-metric name: the value of one account's series, None for
     "kpiwatch_polls_total": lambda s: s.polls,
     "kpiwatch_skipped_polls_total": lambda s: s.skipped,
     "kpiwatch_invalid_samples_total": lambda s: s.invalid_samples,
+    "kpiwatch_rate_limit_remaining": lambda s: s.rate_limit and s.rate_limit.remaining,
+    "kpiwatch_rate_limit_limit": lambda s: s.rate_limit and s.rate_limit.limit,
+    "kpiwatch_rate_limit_reset_timestamp_seconds": lambda s: s.rate_limit and s.rate_limit.reset_at,
+    "kpiwatch_quota_remaining_units": lambda s: s.quota and s.quota[0],
+    "kpiwatch_quota_limit_units": lambda s: s.quota and s.quota[1],
+    "kpiwatch_metrics_disabled": lambda s: (
+        len(s.removed_metrics) if s.polls or s.removed_metrics else None
+    ),
 }
 
 

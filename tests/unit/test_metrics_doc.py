@@ -19,6 +19,7 @@ from kpiwatch.metrics_doc import render_metrics_doc
 from kpiwatch.platform import Sample
 from kpiwatch.runtime import AccountStatus, DurationHistogram, Runtime
 from kpiwatch.selfmetrics import ACCOUNT_LABELS, SELF_METRICS
+from kpiwatch.toolkit.ratelimit import RateLimitState
 from kpiwatch.vocabulary import Kind
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
@@ -81,6 +82,8 @@ def runtime_with_everything() -> Runtime:
             last_success=1.7e9,
             last_duration=0.4,
             next_poll=1.7e9 + 900,
+            rate_limit=RateLimitState(300.0, 299.0, 1.7e9 + 300, 1.7e9),
+            quota=(9_999, 10_000),
         )
     )
     runtime.add_account(

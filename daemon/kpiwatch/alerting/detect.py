@@ -16,7 +16,7 @@ import numpy as np
 
 Seasonality = Literal["weekly", "none"]
 Direction = Literal["both", "up", "down"]
-DataQualityCheck = Literal["stopped", "backwards", "jump"]
+DataQualityCheck = Literal["stopped", "backwards", "jump", "removed"]
 
 #: 1.4826 · MAD estimates the standard deviation of normally distributed data.
 MAD_SCALE = 1.4826
@@ -24,7 +24,7 @@ MAD_SCALE = 1.4826
 MEAN_AD_SCALE = 1.2533
 #: The scale of an anomaly z-score is never below this fraction of |median|.
 MIN_SCALE_FRACTION = 0.02
-DATA_QUALITY_CHECKS: tuple[DataQualityCheck, ...] = ("stopped", "backwards", "jump")
+DATA_QUALITY_CHECKS: tuple[DataQualityCheck, ...] = ("stopped", "backwards", "jump", "removed")
 
 
 def threshold(values: np.ndarray, above: float | None, below: float | None) -> np.ndarray:

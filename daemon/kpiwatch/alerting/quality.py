@@ -31,7 +31,9 @@ def series_key(sample: Sample) -> str:
 class QualityTracker:
     """The previous poll's values of each account, and the events of its latest poll."""
 
-    def __init__(self, checks: Iterable[str] = ("stopped", "backwards", "jump"), jump: float = 10):
+    def __init__(
+        self, checks: Iterable[str] = ("stopped", "backwards", "jump", "removed"), jump: float = 10
+    ):
         self.checks = frozenset(checks)
         self.jump = jump
         self.previous: dict[str, dict[str, float]] = {}
@@ -41,14 +43,24 @@ class QualityTracker:
         self.checks = frozenset(checks)
         self.jump = jump
 
-    def poll(self, account: str, samples: Sequence[Sample]) -> list[DataQualityEvent]:
-        """Record one successful poll; return (and keep) its events."""
+    def poll(
+        self,
+        account: str,
+        samples: Sequence[Sample],
+        removed: Mapping[str, str] | None = None,
+    ) -> list[DataQualityEvent]:
+        """Record one successful poll; return (and keep) its events. ``removed`` are metrics
+        disabled for the account because the platform stopped serving them: each is a
+        ``removed`` event as long as it stays disabled."""
         current = _newest(samples)
         before = self.previous.get(account)
         events: list[DataQualityEvent] = []
         if before is not None and current:
             cumulative = [k for k in current if k.split("|", 1)[0] in _NEVER_FALL]
             events = data_quality_events(before, current, cumulative, self.checks, self.jump)
+        if "removed" in self.checks:
+            for metric, detail in sorted((removed or {}).items()):
+                events.append(DataQualityEvent("removed", metric, None, None, detail))
         if current:
             self.previous[account] = current
         self.events[account] = events

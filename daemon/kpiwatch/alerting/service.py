@@ -217,9 +217,12 @@ class AlertService:
         self.runtime.changed()
 
     # inputs ----------------------------------------------------------------------------------
-    def poll_finished(self, account: str, samples: Sequence[Sample]) -> None:
-        """A successful poll of ``account`` (on the loop): data-quality events."""
-        events = self.quality.poll(account, samples)
+    def poll_finished(
+        self, account: str, samples: Sequence[Sample], removed: Mapping[str, str] | None = None
+    ) -> None:
+        """A successful poll of ``account`` (on the loop): data-quality events, including one
+        per metric the platform stopped serving (``removed``)."""
+        events = self.quality.poll(account, samples, removed or {})
         if events:
             self.wake()
 
