@@ -33,8 +33,12 @@ from kpiwatch.errors import (  # noqa: E402
     Unavailable,
 )
 from kpiwatch.platform import CollectContext, CollectResult, Platform, Post, Sample  # noqa: E402
+from kpiwatch.toolkit.api import ApiPolicy, ApiResponse  # noqa: E402
+from kpiwatch.toolkit.oauth import OAuth2, OAuth2Config  # noqa: E402
 
 __all__ = [
+    "ApiPolicy",
+    "ApiResponse",
     "AuthError",
     "BadResponse",
     "CollectContext",
@@ -46,6 +50,8 @@ __all__ = [
     "Notification",
     "NotifierSetup",
     "NotifierType",
+    "OAuth2",
+    "OAuth2Config",
     "Platform",
     "Post",
     "QuotaExhausted",

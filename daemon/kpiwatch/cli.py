@@ -295,12 +295,29 @@ def cmd_collect(args: argparse.Namespace, registry: PluginRegistry) -> int:
     return EXIT_OK if all(r["ok"] for r in results) else EXIT_FAILED
 
 
+async def _stored_states(config) -> dict[str, tuple[str, dict]]:
+    """The plugin states the daemon stored, when its history database exists (read-only)."""
+    from kpiwatch.kpi.offline import history_path
+    from kpiwatch.store import StoreError
+    from kpiwatch.store.reader import HistoryReader, plugin_states
+
+    path = history_path(config)
+    if not path.exists():
+        return {}
+    try:
+        async with await HistoryReader.open(path) as reader:
+            return await reader.run(plugin_states)
+    except StoreError:
+        return {}
+
+
 async def _collect(loaded: LoadedConfig, accounts: list, registry: PluginRegistry) -> list[dict]:
     from kpiwatch.account_plan import AccountPlan
     from kpiwatch.http_client import client_session
     from kpiwatch.polling import poll_account
 
     config = loaded.config
+    states = await _stored_states(config)
     async with client_session(config.http) as session:
         semaphores: dict[str, asyncio.Semaphore] = {}
 
@@ -312,7 +329,11 @@ async def _collect(loaded: LoadedConfig, accounts: list, registry: PluginRegistr
                 plan.platform.name, asyncio.Semaphore(plan.max_concurrency)
             )
             async with semaphore:
-                outcome = await poll_account(plan, session=session, state={})
+                # a copy of the daemon's stored state (cursors, access tokens): used, never
+                # written back; credentials are not refreshed (dry run)
+                stored = states.get(account.id)
+                state = stored[1] if stored and stored[0] == account.platform else {}
+                outcome = await poll_account(plan, session=session, state=state, dry_run=True)
             return {
                 "account": account.id,
                 "platform": account.platform,

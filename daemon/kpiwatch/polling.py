@@ -47,6 +47,7 @@ async def poll_account(
     state: dict[str, Any],
     last_success: datetime | None = None,
     limits: ApiLimits | None = None,
+    dry_run: bool = False,
 ) -> PollOutcome:
     """Call the platform's ``collect`` once for the account of ``plan``; classify the outcome.
 
@@ -55,7 +56,7 @@ async def poll_account(
     account, platform, timeout = plan.account, plan.platform, plan.timeout
     log = get_logger(platform=account.platform, account=account.id)
     now = datetime.now(UTC)
-    api = ApiClient(session, account.platform, plan.platform.api, limits)
+    api = ApiClient(session, account.platform, plan.platform.api, limits, dry_run=dry_run)
     ctx = CollectContext(
         account_id=account.id,
         platform=account.platform,
@@ -70,6 +71,7 @@ async def poll_account(
         api=api,
     )
     t0 = time.perf_counter()
+    retrying = {m for m in ctx.removed_metrics if ctx.metric_enabled(m)}
 
     def failed(reason: str, message: str, retry_after: float | None = None) -> PollOutcome:
         return PollOutcome(
@@ -104,6 +106,7 @@ async def poll_account(
         return failed("invalid_result", str(exc))
     if checked.problems:
         log.warning("invalid items dropped", dropped=checked.dropped, first=checked.problems[:3])
+    _restore_returned(ctx, retrying, checked.samples)
     return PollOutcome(
         True,
         now,
@@ -115,6 +118,16 @@ async def poll_account(
         quota=_quota(api),
         removed=ctx.removed_metrics,
     )
+
+
+def _restore_returned(ctx: CollectContext, retrying: set[str], samples: list[Sample]) -> None:
+    """A disabled metric asked for again (its retry time had come when the poll began) that the
+    poll returned as a sample is enabled again, also when the plugin did not call
+    ``metric_restored`` itself. Per-post metrics of the same name do not count: a platform may
+    drop an account-level figure and keep the per-post one."""
+    returned = {s.metric for s in samples}
+    for metric in retrying & returned & ctx.removed_metrics.keys():
+        ctx.metric_restored(metric)
 
 
 def _quota(api: ApiClient) -> tuple[int, int] | None:

@@ -17,6 +17,7 @@ returns a :class:`CollectRun` to assert on, as the Datadog agent's ``aggregator`
 
 from __future__ import annotations
 
+import asyncio
 import json as jsonlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from multidict import CIMultiDict
 from pydantic import BaseModel
 
 from kpiwatch.account_plan import AccountPlan
@@ -35,6 +37,11 @@ from kpiwatch.polling import PollOutcome, poll_account
 from kpiwatch.toolkit.api import ApiLimits
 
 __all__ = ["CollectRun", "FakeApi", "RecordedRequest", "Reply", "fake_api", "run_collect"]
+
+try:  # pytest-asyncio's own marker works in its strict mode (its default) and in auto mode
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # another async runner (anyio) handles plain async fixtures
+    _async_fixture = pytest.fixture
 
 
 @dataclass(frozen=True)
@@ -64,7 +71,7 @@ class RecordedRequest:
     method: str
     path: str
     query: Mapping[str, str]
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # case-insensitive, as HTTP header names are
     body: bytes
 
     def json(self) -> Any:
@@ -148,15 +155,17 @@ class FakeApi:
         body = await request.read()
         self.requests.append(
             RecordedRequest(
-                request.method, request.path, dict(request.query), dict(request.headers), body
+                request.method,
+                request.path,
+                dict(request.query),
+                CIMultiDict(request.headers),
+                body,
             )
         )
         for route in self.routes:
             if route.matches(request):
                 reply = route.next_reply()
                 if reply.delay:
-                    import asyncio
-
                     await asyncio.sleep(reply.delay)
                 return reply.response()
         known = ", ".join(f"{r.method} {r.path}" for r in self.routes) or "none"
@@ -166,7 +175,7 @@ class FakeApi:
         )
 
 
-@pytest.fixture
+@_async_fixture
 async def fake_api() -> AsyncIterator[FakeApi]:
     """A started :class:`FakeApi`; ``fake_api.url`` is its base URL."""
     api = await FakeApi().start()

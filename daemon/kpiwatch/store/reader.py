@@ -218,6 +218,12 @@ def oldest_point(conn: sqlite3.Connection, accounts: Sequence[str]) -> float | N
     return None if row is None or row[0] is None else float(row[0])
 
 
+def plugin_states(conn: sqlite3.Connection) -> dict[str, tuple[str, dict]]:
+    """Every account's stored plugin state: account -> (platform, state)."""
+    rows = conn.execute("SELECT account, platform, state FROM plugin_state ORDER BY account")
+    return {account: (platform, json.loads(state)) for account, platform, state in rows}
+
+
 def posts_since(conn: sqlite3.Connection, account: str, since: float) -> list[StoredPost]:
     """Posts of ``account`` published at or after ``since``, oldest first."""
     return [

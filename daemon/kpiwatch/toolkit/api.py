@@ -6,15 +6,17 @@ request then:
 
 1. waits for the credential's token bucket (``rate``), and refuses at once when the platform's
    last answer said the window is used up (``RateLimited`` with the reset time);
-2. spends quota units (``daily_quota``, ``cost=``), or refuses with ``QuotaExhausted``;
-3. is retried on 5xx, timeouts and connection errors (``retries``, exponential backoff with
-   jitter, honouring a short ``Retry-After``);
+2. spends quota units (``daily_quota``, ``cost=``), or refuses with ``QuotaExhausted``. Every
+   request sent is charged, retries included: YouTube charges every request, even an invalid
+   or failed one, so the budget never believes more is left than the platform does;
+3. is retried on 5xx, timeouts (``request_timeout``) and connection errors (``retries``,
+   exponential backoff with jitter, honouring a short ``Retry-After``);
 4. reads the rate-limit headers into the account's state (exported as gauges);
 5. turns an error answer into the error class the scheduler counts: the platform's own
    ``classify`` first (Meta error codes, Google reasons), then by HTTP status.
 
 Messages name the platform, the method and the URL without its query string (API keys travel
-there) and quote at most 200 characters of the platform's error text.
+there) or user info, and quote at most 200 characters of the platform's error text.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
 from aiolimiter import AsyncLimiter
@@ -111,6 +114,30 @@ class ApiPolicy:
     backoff: float = 0.5  # first retry delay in seconds, doubled each time
     max_retry_wait: float = 5.0  # a longer Retry-After ends the poll instead of waiting
     classify: Classifier | None = None  # platform error bodies, before the HTTP status
+    request_timeout: float | None = None  # seconds per request; a timeout is retried
+
+    def __post_init__(self) -> None:
+        name = self.rate_limit_headers
+        if isinstance(name, str) and name not in READERS:
+            raise ValueError(
+                f"ApiPolicy: rate_limit_headers {name!r} is not known; use one of "
+                f"{', '.join(sorted(READERS))} or a function (headers, now) -> RateLimitState"
+            )
+        if self.rate is not None and not (self.rate[0] >= 1 and self.rate[1] > 0):
+            raise ValueError(f"ApiPolicy: rate {self.rate!r} must be (calls >= 1, per seconds > 0)")
+        if self.daily_quota is not None and self.daily_quota < 1:
+            raise ValueError(f"ApiPolicy: daily_quota {self.daily_quota} must be at least 1")
+        try:
+            ZoneInfo(self.quota_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"ApiPolicy: quota_timezone {self.quota_timezone!r} is not an IANA time zone "
+                "(such as 'America/Los_Angeles' or 'UTC')"
+            ) from None
+        if self.retries < 0 or self.backoff < 0 or self.max_retry_wait < 0:
+            raise ValueError("ApiPolicy: retries, backoff and max_retry_wait must not be negative")
+        if self.request_timeout is not None and self.request_timeout <= 0:
+            raise ValueError(f"ApiPolicy: request_timeout {self.request_timeout} must be positive")
 
     def header_reader(self) -> HeaderReader | None:
         if isinstance(self.rate_limit_headers, str):
@@ -136,7 +163,7 @@ class ApiLimits:
 
     def bucket(self, platform: str, key: str, rate: tuple[int, float]) -> AsyncLimiter:
         limiter = self.buckets.get((platform, key))
-        if limiter is None:
+        if limiter is None or (limiter.max_rate, limiter.time_period) != rate:
             limiter = self.buckets[(platform, key)] = AsyncLimiter(rate[0], rate[1])
         return limiter
 
@@ -159,12 +186,16 @@ class ApiClient:
         policy: ApiPolicy | None = None,
         limits: ApiLimits | None = None,
         clock: Callable[[], float] = time.time,
+        dry_run: bool = False,
     ) -> None:
         self.session = session
         self.platform = platform
         self.policy = policy or ApiPolicy()
         self.limits = limits or ApiLimits()
         self.clock = clock
+        #: ``kpiwatch collect``: nothing that changes the account's credentials (no OAuth2
+        #: refresh, which would rotate away a refresh token the daemon keeps)
+        self.dry_run = dry_run
         self.reader = self.policy.header_reader()
         self.rate_limit: RateLimitState | None = None  # the last one seen in this poll
         self.quota: QuotaBudget | None = None  # the budget this poll spent from
@@ -191,9 +222,10 @@ class ApiClient:
         """Send a request; return the answer when it is a success, raise the error class.
 
         ``credential`` (a token or key) selects the rate-limit bucket and quota budget; it is
-        hashed, never logged. ``cost`` is the quota units the call spends. ``auth`` is an
-        :class:`~kpiwatch.toolkit.oauth.OAuth2` whose bearer token is sent, refreshed before
-        it expires and once more on a 401. ``accept`` decides success instead of 2xx.
+        hashed, never logged. ``cost`` is the quota units each request sent spends (a retry
+        spends again). ``auth`` is an :class:`~kpiwatch.toolkit.oauth.OAuth2` whose bearer
+        token is sent, refreshed before it expires and once more on a 401. ``accept`` decides
+        success instead of 2xx.
         """
         key = credential_key(credential or (auth.credential if auth is not None else None))
         where = f"{self.platform}: {method} {_no_query(url)}"
@@ -202,7 +234,6 @@ class ApiClient:
             self.quota = self.limits.quota(
                 self.platform, key, policy.daily_quota, policy.quota_timezone
             )
-            self.quota.spend(cost, self.clock())
         refreshed = False
         attempt = 0
         while True:
@@ -210,8 +241,12 @@ class ApiClient:
             if policy.rate is not None:
                 await self.limits.bucket(self.platform, key, policy.rate).acquire()
             send_headers = dict(headers or {})
+            token = None
             if auth is not None:
-                send_headers["Authorization"] = f"Bearer {await auth.access_token(self)}"
+                token = await auth.access_token(self)
+                send_headers["Authorization"] = f"Bearer {token}"
+            if self.quota is not None:  # each request sent is charged, a retry too
+                self.quota.spend(cost, self.clock())
             try:
                 response = await self._send(method, url, params, send_headers, json, data)
             except (TimeoutError, aiohttp.ClientError) as exc:
@@ -226,7 +261,7 @@ class ApiClient:
                 return response
             if response.status == 401 and auth is not None and not refreshed:
                 refreshed = True
-                await auth.refresh(self)
+                await auth.refresh(self, failed=token)
                 continue
             error = policy.classify(response) if policy.classify is not None else None
             if error is None:
@@ -251,8 +286,11 @@ class ApiClient:
         data: Any,
     ) -> ApiResponse:
         self.requests += 1
+        options: dict[str, Any] = {}
+        if self.policy.request_timeout is not None:  # else the session's own timeout
+            options["timeout"] = aiohttp.ClientTimeout(total=self.policy.request_timeout)
         async with self.session.request(
-            method, url, params=params, headers=headers, json=json, data=data
+            method, url, params=params, headers=headers, json=json, data=data, **options
         ) as answer:
             body = await answer.read()
             return ApiResponse(answer.status, answer.headers, body, _no_query(url), self.platform)
@@ -299,5 +337,7 @@ class ApiClient:
 
 
 def _no_query(url: str) -> str:
+    """``url`` without its query string, fragment and user info (where secrets travel)."""
     parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))

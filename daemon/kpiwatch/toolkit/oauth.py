@@ -8,23 +8,27 @@ a new refresh token that replaces the old one (which stops working). Both are ke
 a failed one, so a rotated refresh token is never lost.
 
 The access token is refreshed ``margin`` seconds before it expires (and once more when the API
-answers 401). A refresh the provider refuses (``invalid_grant``) is an ``AuthError`` that says
-to authorise again.
+answers 401). Requests of one poll that need a new token at the same time wait for one refresh:
+with rotating refresh tokens a second refresh would present a token the first one killed. A
+refresh the provider refuses (``invalid_grant``) is an ``AuthError`` that says to authorise
+again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import aiohttp
 
-from kpiwatch.errors import AuthError, BadResponse, Unavailable
-
-if TYPE_CHECKING:
-    from kpiwatch.toolkit.api import ApiClient
+from kpiwatch.errors import AuthError, BadResponse, RateLimited, Unavailable
+from kpiwatch.toolkit.api import ApiClient, _no_query
+from kpiwatch.toolkit.ratelimit import retry_after
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class OAuth2:
         self.key = key
         self.margin = margin
         self.refreshes = 0
+        self._lock = asyncio.Lock()  # one refresh at a time: a rotated token is used once
 
     @property
     def _saved(self) -> dict[str, Any]:
@@ -67,32 +72,64 @@ class OAuth2:
         """What identifies the account's credential for rate limits (the refresh chain)."""
         return self._saved["initial"]
 
-    async def access_token(self, client: ApiClient) -> str:
-        """A valid access token, refreshed first when it is missing or about to expire."""
+    def _valid_token(self, client: ApiClient) -> str | None:
         saved = self._saved
         token = saved.get("access_token")
         expires_at = saved.get("expires_at")
         if not token or (expires_at is not None and expires_at - self.margin <= client.clock()):
-            return await self.refresh(client)
+            return None
         return str(token)
 
-    async def refresh(self, client: ApiClient) -> str:
-        """Exchange the refresh token for a new access token (and keep a rotated one)."""
+    async def access_token(self, client: ApiClient) -> str:
+        """A valid access token, refreshed first when it is missing or about to expire."""
+        token = self._valid_token(client)
+        if token is not None:
+            return token
+        async with self._lock:
+            # another request of this poll may have refreshed while this one waited
+            return self._valid_token(client) or await self._refresh(client)
+
+    async def refresh(self, client: ApiClient, failed: str | None = None) -> str:
+        """Exchange the refresh token for a new access token (and keep a rotated one).
+
+        ``failed`` is the access token the API just refused: when another request has
+        replaced it meanwhile, that newer token is returned without a second refresh.
+        """
+        async with self._lock:
+            current = self._saved.get("access_token")
+            if failed is not None and current and current != failed:
+                return str(current)
+            return await self._refresh(client)
+
+    async def _refresh(self, client: ApiClient) -> str:
+        if client.dry_run:
+            raise AuthError(
+                f"{client.platform}: the stored access token is missing or expired, and a test "
+                "poll does not refresh it (the provider may rotate the refresh token, and the "
+                "new one would be lost): let the daemon poll the account once, then try again"
+            )
         saved = self._saved
         config = self.config
         refresh_token = saved.get("refresh_token") or config.refresh_token
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **config.extra}
-        auth = None
+        headers: dict[str, str] = {}
         if config.auth_method == "basic":
-            auth = aiohttp.BasicAuth(config.client_id, config.client_secret or "")
+            pair = f"{config.client_id}:{config.client_secret or ''}".encode()
+            headers["Authorization"] = f"Basic {base64.b64encode(pair).decode('ascii')}"
         else:
             form["client_id"] = config.client_id
             if config.client_secret:
                 form["client_secret"] = config.client_secret
-        where = f"{client.platform}: token refresh at {config.token_url.split('?')[0]}"
+        where = f"{client.platform}: token refresh at {_no_query(config.token_url)}"
+        options: dict[str, Any] = {}
+        if client.policy.request_timeout is not None:
+            options["timeout"] = aiohttp.ClientTimeout(total=client.policy.request_timeout)
         try:
-            async with client.session.post(config.token_url, data=form, auth=auth) as answer:
+            async with client.session.post(
+                config.token_url, data=form, headers=headers, **options
+            ) as answer:
                 status = answer.status
+                wait = retry_after(answer.headers, client.clock())
                 try:
                     data = await answer.json(content_type=None)
                 except ValueError:
@@ -101,9 +138,17 @@ class OAuth2:
             raise Unavailable(f"{where}: {type(exc).__name__}") from None
         self.refreshes += 1
         if status >= 500:
-            raise Unavailable(f"{where} answered HTTP {status}")
+            raise Unavailable(f"{where} answered HTTP {status}", retry_after=wait)
+        if status == 429:
+            raise RateLimited(f"{where} answered HTTP 429", retry_after=wait)
         if status != 200 or not isinstance(data, dict) or "access_token" not in data:
             error = data.get("error") if isinstance(data, dict) else None
+            error = str(error)[:100] if error else None
+            if error == "invalid_client":
+                raise AuthError(
+                    f"{where} was refused (HTTP {status}, invalid_client): check the app's "
+                    "client id and secret in the account's settings"
+                )
             if status in (400, 401) or error:
                 raise AuthError(
                     f"{where} was refused (HTTP {status}{f', {error}' if error else ''}); the "
@@ -111,16 +156,18 @@ class OAuth2:
                     "refresh token in the account's settings"
                 )
             raise BadResponse(f"{where} answered HTTP {status} without an access_token")
-        saved["access_token"] = str(data["access_token"])
         expires_in = data.get("expires_in")
+        try:
+            lifetime = float(expires_in) if expires_in is not None else None
+        except (TypeError, ValueError):
+            raise BadResponse(f"{where} answered expires_in={expires_in!r}, not seconds") from None
         now = client.clock() if client is not None else time.time()
-        saved["expires_at"] = now + float(expires_in) if expires_in is not None else None
+        saved["access_token"] = str(data["access_token"])
+        saved["expires_at"] = now + lifetime if lifetime is not None else None
         if data.get("refresh_token"):
             saved["refresh_token"] = str(data["refresh_token"])  # rotation: the old one is dead
         return saved["access_token"]
 
 
 def _fingerprint(secret: str) -> str:
-    import hashlib
-
     return hashlib.sha256(secret.encode()).hexdigest()[:16]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 #: Headers map case-insensitively (aiohttp's CIMultiDictProxy, or a dict in tests).
@@ -79,9 +79,12 @@ def _epoch(text: str, now: float) -> float | None:
 
 def _iso(text: str, now: float) -> float | None:
     try:
-        return datetime.fromisoformat(text.strip().replace("Z", "+00:00")).timestamp()
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
+    if moment.tzinfo is None:  # no offset: UTC, never the daemon's local time
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def _epoch_or_delta(text: str, now: float) -> float | None:
@@ -154,9 +157,12 @@ def retry_after(headers: Headers, now: float) -> float | None:
     if value is not None:
         return max(0.0, value)
     try:
-        return max(0.0, parsedate_to_datetime(text).timestamp() - now)
+        moment = parsedate_to_datetime(text)
     except (TypeError, ValueError):
         return None
+    if moment.tzinfo is None:  # "-0000": HTTP dates are always GMT
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - now)
 
 
 #: The readers a platform can name in its ApiPolicy.
