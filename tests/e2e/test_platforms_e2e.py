@@ -25,6 +25,24 @@ pytestmark = pytest.mark.e2e
 
 X_USER_ID = "2244994945"
 MASTODON_ID = "14715"
+RIVAL_ID = "23000"
+
+
+def hashtag_status(ident: str) -> dict:
+    """A public status by someone else, an hour old (Mastodon's Status entity)."""
+    created = (datetime.now(UTC) - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    return {
+        "id": ident,
+        "created_at": created,
+        "visibility": "public",
+        "replies_count": 0,
+        "reblogs_count": 0,
+        "favourites_count": 0,
+        "content": "<p>#tag</p>",
+        "reblog": None,
+        "account": {"id": f"9{ident}", "username": f"fan{ident}", "acct": f"fan{ident}"},
+        "media_attachments": [],
+    }
 
 
 def serve_platforms(api: FakeApi) -> None:
@@ -50,6 +68,24 @@ def serve_platforms(api: FakeApi) -> None:
         ),
     )
     api.add("GET", f"/api/v1/accounts/{MASTODON_ID}/statuses", [])
+    # a competitor on Mastodon, and the public hashtag timelines mentions come from: in the
+    # last day, three statuses by others use #acme and one uses #rival
+    api.add(
+        "GET",
+        "/api/v1/accounts/lookup",
+        {
+            "id": RIVAL_ID,
+            "username": "rival",
+            "acct": "rival",
+            "followers_count": 800,
+            "following_count": 20,
+            "statuses_count": 90,
+        },
+        query={"acct": "rival"},
+    )
+    api.add("GET", f"/api/v1/accounts/{RIVAL_ID}/statuses", [])
+    api.add("GET", "/api/v1/timelines/tag/acme", [hashtag_status(str(n)) for n in (1, 2, 3)])
+    api.add("GET", "/api/v1/timelines/tag/rival", [hashtag_status("4")])
     # Bluesky: the public AppView's profile and author feed
     api.add(
         "GET",
@@ -133,7 +169,12 @@ accounts:
   - id: e2e-mastodon
     platform: mastodon
     labels: {{brand: acme}}
-    settings: {{instance: '{api.url}', account: acme}}
+    settings: {{instance: '{api.url}', account: acme, mention_hashtags: [acme]}}
+  - id: e2e-rival-mastodon
+    platform: mastodon
+    competitor: true
+    labels: {{brand: rival}}
+    settings: {{instance: '{api.url}', account: rival, mention_hashtags: [rival]}}
   - id: e2e-bluesky
     platform: bluesky
     labels: {{brand: acme}}
@@ -177,6 +218,7 @@ EXPECTED = {
     "e2e-x": ("kpiwatch_followers", {}, 583423.0),
     "e2e-json": ("kpiwatch_sessions", {"window": "7d"}, 4500.0),
     "e2e-csv": ("kpiwatch_revenue", {"window": "1d", "currency": "EUR"}, 1234.5),
+    "e2e-rival-mastodon": ("kpiwatch_followers", {}, 800.0),
 }
 
 
@@ -190,6 +232,21 @@ async def scrape(url: str) -> dict[tuple[str, str], list[tuple[dict[str, str], f
             if account:
                 out.setdefault((sample.name, account), []).append((sample.labels, sample.value))
     return out
+
+
+async def wait_for_sample(
+    url: str, name: str, account: str, labels: dict[str, str], timeout: float = 20
+) -> float:
+    """The value of one series of /metrics once it is there (the KPI engine computes after
+    the polls are stored)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for found, value in (await scrape(url)).get((name, account), []):
+            if all(found.get(k) == v for k, v in labels.items()):
+                return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {name}{labels} for {account} on /metrics")
+        await asyncio.sleep(0.3)
 
 
 async def test_every_platform_polled_by_the_daemon_shows_on_metrics(fake_api, tmp_path):
@@ -228,6 +285,11 @@ async def test_every_platform_polled_by_the_daemon_shows_on_metrics(fake_api, tm
         # YouTube counts its quota: one unit per list call
         quota = series[("kpiwatch_quota_remaining_units", "e2e-youtube")][0][1]
         assert 9_990 <= quota < 10_000
+        # the competitor feeds share of voice: 3 of the 4 mentions on Mastodon are acme's
+        voice = await wait_for_sample(
+            url, "kpiwatch_kpi_share_of_voice_ratio", "e2e-mastodon", {"window": "1d"}
+        )
+        assert voice == pytest.approx(0.75)
         # secrets from the settings never reach the log
         assert "AIzaSy-test-key" not in log and "AAAA-test-bearer" not in log
     finally:
