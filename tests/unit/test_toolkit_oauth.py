@@ -336,7 +336,8 @@ async def test_the_rotated_refresh_token_reaches_the_sink_when_the_poll_fails(
     assert all(not ok and state["oauth"]["refresh_token"] == "rt-2" for ok, state in stored)
     # later polls used the access token kept in the state: the dead rt-initial was never resent
     assert refresh_tokens_sent(fake_api) == [FIRST_REFRESH]
-    assert len(fake_api.calls(ME_PATH)) == len(stored)
+    # every finished poll was stored; the stop may cut one more short after its request
+    assert len(stored) <= len(fake_api.calls(ME_PATH)) <= len(stored) + 1
 
 
 async def test_a_dry_run_uses_a_stored_token_and_never_refreshes(fake_api, session):
