@@ -79,8 +79,9 @@ SELF_METRICS: tuple[SelfMetric, ...] = (
        "not in the vocabulary, wrong window, dimension not allowed, bad value or time)."),
     _m("kpiwatch_rate_limit_remaining", "gauge", "count", _A,
        "Calls left in the platform's current rate-limit window for the account's credential, "
-       "as the platform's last answer said (Meta: percent of the budget left). Absent for "
-       "platforms that send no rate-limit headers."),
+       "as the platform's last answer said (Meta: percent of the budget left); 0 while a "
+       "429 holds the credential. Absent until the platform sent rate-limit headers or "
+       "throttled the credential."),
     _m("kpiwatch_rate_limit_limit", "gauge", "count", _A,
        "Calls the platform's current rate-limit window allows (Meta: 100, percent)."),
     _m("kpiwatch_rate_limit_reset_timestamp_seconds", "gauge", "seconds", _A,

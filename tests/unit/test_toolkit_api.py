@@ -599,3 +599,30 @@ async def test_a_disabled_metric_served_again_is_enabled_again(fake_api):
     second = await run_collect(platform, {"url": fake_api.url}, state=state)
     second.assert_metric("impressions", 500, window="1d")
     assert second.outcome.removed == {} and state["removed_metrics"] == {}
+
+
+async def test_a_429_without_rate_limit_headers_holds_the_credential_until_retry_after(fake_api):
+    # TikTok and LinkedIn send no window headers: the 429's wait itself holds the credential,
+    # so the next request is refused without being sent
+    fake_api.add("GET", "/v2/user/info/", Reply(status=429, headers={"Retry-After": "40"}))
+    now = [1_800_000_000.0]
+    async with aiohttp.ClientSession() as session:
+        limits = ApiLimits()
+        first = ApiClient(session, "tiktok", ApiPolicy(), limits, clock=lambda: now[0])
+        with pytest.raises(RateLimited) as raised:
+            await first.get_json(f"{fake_api.url}/v2/user/info/", credential="tok")
+        assert raised.value.retry_after == 40
+        assert first.rate_limit is not None and first.rate_limit.remaining == 0
+        second = ApiClient(session, "tiktok", ApiPolicy(), limits, clock=lambda: now[0] + 10)
+        with pytest.raises(RateLimited) as refused:
+            await second.get_json(f"{fake_api.url}/v2/user/info/", credential="tok")
+        assert refused.value.retry_after == pytest.approx(30)
+        assert len(fake_api.calls("/v2/user/info/")) == 1
+        # another credential is not held, and after the wait the request goes out again
+        other = ApiClient(session, "tiktok", ApiPolicy(), limits, clock=lambda: now[0] + 10)
+        with pytest.raises(RateLimited):
+            await other.get_json(f"{fake_api.url}/v2/user/info/", credential="other")
+        later = ApiClient(session, "tiktok", ApiPolicy(), limits, clock=lambda: now[0] + 41)
+        with pytest.raises(RateLimited):
+            await later.get_json(f"{fake_api.url}/v2/user/info/", credential="tok")
+        assert len(fake_api.calls("/v2/user/info/")) == 3

@@ -357,3 +357,15 @@ async def test_a_dry_run_uses_a_stored_token_and_never_refreshes(fake_api, sessi
     await dry.get_json(f"{fake_api.url}{ME_PATH}", auth=OAuth2(oauth_config(fake_api), snapshot))
     assert len(fake_api.calls(TOKEN_PATH)) == 1
     assert fake_api.calls(ME_PATH)[-1].headers["Authorization"] == "Bearer at-1"
+
+
+async def test_the_client_id_goes_in_the_field_the_provider_names(fake_api, session):
+    # TikTok's token endpoint takes the app's id as client_key
+    fake_api.add("POST", TOKEN_PATH, grant("at-1", "rt-2"))
+    fake_api.add("GET", ME_PATH, {"data": {"id": "1"}})
+    config = oauth_config(fake_api, client_id_field="client_key")
+    await ApiClient(session, "tiktok", ApiPolicy()).get_json(
+        f"{fake_api.url}{ME_PATH}", auth=OAuth2(config, {})
+    )
+    form = fake_api.calls(TOKEN_PATH)[0].form()
+    assert form["client_key"] == "app-id" and "client_id" not in form

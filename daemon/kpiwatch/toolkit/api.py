@@ -274,6 +274,8 @@ class ApiClient:
                     attempt += 1
                     await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
                     continue
+            if isinstance(error, RateLimited) and error.retry_after:
+                self._hold(key, error.retry_after)
             raise error
 
     async def _send(
@@ -306,6 +308,18 @@ class ApiClient:
         if state is not None:
             self.rate_limit = state
             self.limits.states[(self.platform, key)] = state
+
+    def _hold(self, key: str, seconds: float) -> None:
+        """Throttled (a 429, or the platform's own code): no request on this credential until
+        the wait is over, also for platforms that send no rate-limit headers."""
+        now = self.clock()
+        known = self.limits.states.get((self.platform, key))
+        reset_at = now + seconds
+        if known is not None and known.exhausted and known.reset_at and known.reset_at > reset_at:
+            return
+        state = RateLimitState(known.limit if known else None, 0.0, reset_at, now)
+        self.limits.states[(self.platform, key)] = state
+        self.rate_limit = state
 
     def _refuse_if_exhausted(self, key: str, where: str) -> None:
         state = self.limits.states.get((self.platform, key))

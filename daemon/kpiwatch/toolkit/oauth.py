@@ -40,7 +40,8 @@ class OAuth2Config:
     client_secret: str | None
     refresh_token: str  # as first authorised; a rotated one in the state wins
     auth_method: Literal["body", "basic"] = "body"  # where the client credentials go
-    extra: Mapping[str, str] = field(default_factory=dict)  # e.g. TikTok's client_key
+    extra: Mapping[str, str] = field(default_factory=dict)  # more form fields
+    client_id_field: str = "client_id"  # the form field of the client id (TikTok: client_key)
 
 
 class OAuth2:
@@ -117,7 +118,7 @@ class OAuth2:
             pair = f"{config.client_id}:{config.client_secret or ''}".encode()
             headers["Authorization"] = f"Basic {base64.b64encode(pair).decode('ascii')}"
         else:
-            form["client_id"] = config.client_id
+            form[config.client_id_field] = config.client_id
             if config.client_secret:
                 form["client_secret"] = config.client_secret
         where = f"{client.platform}: token refresh at {_no_query(config.token_url)}"
