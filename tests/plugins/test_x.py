@@ -192,6 +192,30 @@ def _pages() -> tuple[dict[str, Any], dict[str, Any]]:
     return first, second
 
 
+#: The user's counters in USER.
+COUNTERS = {("followers", 583423, None), ("following", 2048, None), ("posts", 14052, None)}
+#: The window sums of _pages(), by hand. Posts 2 h, 20 h, 30 h, 50 h and 100 h old: 1d holds the
+#: photo and the video, 7d all five; no 28d window with post_days 7. Shares are reposts plus
+#: quotes; video_views come from the video (340) and the GIF (1200) only.
+WINDOW_SUMS = {
+    ("posts_published", 2, "1d"),
+    ("posts_published", 5, "7d"),
+    ("likes", 25 + 80, "1d"),
+    ("likes", 25 + 80 + 7 + 5 + 40, "7d"),
+    ("comments", 3 + 6, "1d"),
+    ("comments", 3 + 6 + 0 + 2 + 1, "7d"),
+    ("shares", 5 + 12, "1d"),
+    ("shares", 5 + 12 + 1 + 0 + 3, "7d"),
+    ("saves", 2 + 9, "1d"),
+    ("saves", 2 + 9 + 1 + 0 + 0, "7d"),
+    ("impressions", 900 + 5100, "1d"),
+    ("impressions", 900 + 5100 + 450 + 300 + 2000, "7d"),
+    ("video_views", 340, "1d"),
+    ("video_views", 340 + 1200, "7d"),
+}
+WINDOW_SUMS_1D = {row for row in WINDOW_SUMS if row[2] == "1d"}
+
+
 def _bearer_settings(api: FakeApi, **extra: Any) -> dict[str, Any]:
     return {"username": "XDevelopers", "bearer_token": BEARER, "base_url": api.url, **extra}
 
@@ -244,11 +268,9 @@ async def test_poll_reads_account_counters_and_posts_over_two_pages(fake_api):
     run = await run_collect(PLATFORM, _bearer_settings(fake_api))
 
     assert run.ok, run.outcome.message
-    assert _samples(run) == {
-        ("followers", 583423, None),
-        ("following", 2048, None),
-        ("posts", 14052, None),
-    }
+    assert run.outcome.dropped == 0
+    assert _samples(run) == COUNTERS | WINDOW_SUMS
+    assert {s.metric for s in run.samples} <= set(PLATFORM.metrics)
     t = [*first["data"], *second["data"]]
     url = "https://x.com/XDevelopers/status/"
     assert run.posts == [
@@ -371,9 +393,66 @@ async def test_a_short_first_page_is_followed_by_the_next_until_max_posts(fake_a
         None,
         NEXT_TOKEN,
     ]
+    # max_posts reached on the last page (no next_token): the whole week was read
+    assert _samples(run) == COUNTERS | WINDOW_SUMS
 
 
-async def test_an_account_without_posts_has_counters_only(fake_api):
+async def test_a_timeline_cut_by_max_posts_gives_only_the_windows_it_read_back_past(fake_api):
+    first, second = _pages()
+    five = dict(first, data=[*first["data"], *second["data"]])  # and a next_token: more posts
+    five["includes"] = {"media": [*first["includes"]["media"], *second["includes"]["media"]]}
+    _serve(fake_api, first=five)
+    run = await run_collect(PLATFORM, _bearer_settings(fake_api, max_posts=5))
+    assert run.ok, run.outcome.message
+    assert len(fake_api.calls(TWEETS_PATH)) == 1
+    # read back to the post of 100 h: the last day is complete, the week is not
+    assert _samples(run) == COUNTERS | WINDOW_SUMS_1D
+
+
+async def test_post_days_28_gives_the_28d_window(fake_api):
+    _, second = _pages()
+    older = {
+        "id": "1851000000000000000",
+        "text": "Two weeks ago",
+        "created_at": _at(24 * 14),
+        "public_metrics": _metrics(2, 4, 30, 1, 5, 1000),
+    }
+    _serve(fake_api, second=dict(second, data=[*second["data"], older]))
+    run = await run_collect(PLATFORM, _bearer_settings(fake_api, post_days=28))
+    assert run.ok, run.outcome.message
+    month = {
+        ("posts_published", 6, "28d"),
+        ("likes", 157 + 30, "28d"),
+        ("comments", 12 + 4, "28d"),
+        ("shares", 21 + 2 + 1, "28d"),
+        ("saves", 12 + 5, "28d"),
+        ("impressions", 8750 + 1000, "28d"),
+        ("video_views", 1540, "28d"),
+    }
+    assert _samples(run) == COUNTERS | WINDOW_SUMS | month
+
+
+@pytest.mark.parametrize("flaw", ["left out by X", "no created_at"])
+async def test_a_post_that_could_not_be_read_leaves_every_window_out(fake_api, flaw):
+    first, second = _pages()
+    if flaw == "left out by X":
+        gone = "1851000000000000009"
+        second = dict(second, errors=[{
+            "value": gone, "detail": f"Sorry, you are not authorized to see the Tweet {gone}.",
+            "title": "Authorization Error", "resource_type": "tweet", "parameter": "ids",
+            "resource_id": gone, "section": "data",
+            "type": "https://api.twitter.com/2/problems/not-authorized-for-resource",
+        }])  # fmt: skip
+    else:
+        del second["data"][0]["created_at"]
+    _serve(fake_api, first, second)
+    run = await run_collect(PLATFORM, _bearer_settings(fake_api))
+    assert run.ok, run.outcome.message
+    assert _samples(run) == COUNTERS  # the counters, but no sum that may miss a post
+    assert len(run.posts) == (5 if flaw == "left out by X" else 4)
+
+
+async def test_an_account_without_posts_has_counters_and_zero_sums(fake_api):
     empty = {"meta": {"result_count": 0}}
     _serve(fake_api, first=empty)
     run = await run_collect(PLATFORM, _bearer_settings(fake_api))
@@ -381,6 +460,12 @@ async def test_an_account_without_posts_has_counters_only(fake_api):
     assert run.posts == []
     run.assert_metric("followers", 583423)
     assert len(fake_api.calls(TWEETS_PATH)) == 1
+    # nothing published in the week: every sum over the posts is a real 0, but no clicks
+    # (a Bearer token cannot read them)
+    summed = ("posts_published", "likes", "comments", "shares", "saves", "impressions",
+              "video_views")  # fmt: skip
+    zeros = {(m, 0, w) for m in summed for w in ("1d", "7d")}
+    assert _samples(run) == COUNTERS | zeros
 
 
 # --- rate limits, quotas, access -------------------------------------------------------------
@@ -560,6 +645,8 @@ async def test_the_user_token_asks_for_link_clicks(fake_api):
     run = await run_collect(PLATFORM, _user_settings(fake_api))
     assert run.ok, run.outcome.message
     assert [p.metrics.get("clicks") for p in run.posts] == [9, 51, 4, 3, 20]
+    clicks = {("clicks", 9 + 51, "1d"), ("clicks", 9 + 51 + 4 + 3 + 20, "7d")}
+    assert _samples(run) == COUNTERS | WINDOW_SUMS | clicks
     assert all("non_public_metrics" in _fields(r) for r in fake_api.calls(TWEETS_PATH))
     assert fake_api.calls(TWEETS_PATH)[0].headers["Authorization"] == "Bearer AT1"
 
@@ -644,11 +731,18 @@ async def test_refused_non_public_metrics_disable_clicks_and_are_not_asked_again
     assert run.ok, run.outcome.message
     assert set(run.outcome.removed) == {"clicks"}
     assert "Field Authorization Error" in run.outcome.removed["clicks"]
-    assert _samples(run) == {
-        ("followers", 583423, None),
-        ("following", 2048, None),
-        ("posts", 14052, None),
+    # the three posts of the page (2 h, 20 h, 30 h), each named by an error but all in data:
+    # sums without clicks
+    week = {
+        ("posts_published", 3, "7d"),
+        ("likes", 25 + 80 + 7, "7d"),
+        ("comments", 3 + 6 + 0, "7d"),
+        ("shares", 5 + 12 + 1, "7d"),
+        ("saves", 2 + 9 + 1, "7d"),
+        ("impressions", 900 + 5100 + 450, "7d"),
+        ("video_views", 340, "7d"),
     }
+    assert _samples(run) == COUNTERS | WINDOW_SUMS_1D | week
     assert all("clicks" not in p.metrics for p in run.posts)
     assert run.posts[0].metrics == {
         "likes": 25,
@@ -695,13 +789,20 @@ async def test_a_counter_missing_from_the_user_is_removed_and_the_rest_kept(fake
     state: dict[str, Any] = {}
     run = await run_collect(PLATFORM, _bearer_settings(fake_api), state=state)
     assert run.ok, run.outcome.message
-    assert _samples(run) == {("followers", 10, None), ("following", 3, None)}
+    assert _samples(run) == {("followers", 10, None), ("following", 3, None)} | WINDOW_SUMS
     assert set(run.outcome.removed) == {"posts"}
     assert len(run.posts) == 5
 
     fake_api.add("GET", USER_PATH, Reply(json=USER, headers=_limits()))
     again = await run_collect(PLATFORM, _bearer_settings(fake_api), state=state)
-    assert _samples(again) == {("followers", 583423, None), ("following", 2048, None)}
+    assert (
+        _samples(again)
+        == {
+            ("followers", 583423, None),
+            ("following", 2048, None),
+        }
+        | WINDOW_SUMS
+    )
     assert set(again.outcome.removed) == {"posts"}  # not read again before the retry time
 
 
@@ -713,11 +814,7 @@ async def test_a_competitor_uses_the_bearer_token_and_public_metrics_only(fake_a
     settings = _user_settings(fake_api, bearer_token=BEARER)
     run = await run_collect(PLATFORM, settings, competitor=True)
     assert run.ok, run.outcome.message
-    assert _samples(run) == {
-        ("followers", 583423, None),
-        ("following", 2048, None),
-        ("posts", 14052, None),
-    }
+    assert _samples(run) == COUNTERS | WINDOW_SUMS  # no clicks
     assert len(run.posts) == 5
     assert all("clicks" not in p.metrics for p in run.posts)
     assert fake_api.calls(TOKEN_PATH) == []

@@ -184,6 +184,29 @@ def serve_channel(api: FakeApi) -> None:
     api.add("GET", REPORTS, REPORT)
 
 
+#: The window sums of serve_channel's videos, by hand: the live stream 2 h old (75 views, 9
+#: likes, comments off), the launch 28 h old (1200, 80, 12), the video with hidden likes 9 days
+#: old (540 views, 3 comments); the playlist ends, so every window up to recent_days (28) is
+#: read. In the last day no video carries comments: none are reported.
+POSTS_PUBLISHED = {("posts_published", "1d", 1), ("posts_published", "7d", 2),
+                   ("posts_published", "28d", 3)}  # fmt: skip
+VIDEO_SUMS = {
+    ("video_views", "1d", 75),
+    ("video_views", "7d", 75 + 1200),
+    ("video_views", "28d", 75 + 1200 + 540),
+    ("likes", "1d", 9),
+    ("likes", "7d", 9 + 80),
+    ("likes", "28d", 9 + 80),
+    ("comments", "7d", 12),
+    ("comments", "28d", 12 + 3),
+}
+
+
+def window_rows(run: CollectRun) -> set[tuple[str, str | None, float]]:
+    """The samples of the poll time with a window, as (metric, window, value)."""
+    return {(s.metric, s.window, s.value) for s in run.samples if s.window and not s.timestamp}
+
+
 def sample_rows(run: CollectRun) -> list[tuple[str, float, str | None, datetime | None]]:
     """Every sample as (metric, value, window, timestamp), sorted."""
     return sorted(
@@ -205,6 +228,9 @@ async def test_a_poll_reads_statistics_videos_and_analytics(fake_api: FakeApi) -
     expected: list[tuple[str, float, str | None, datetime | None]] = [
         ("followers", 1500, None, None),
         ("posts", 87, None, None),
+        ("posts_published", 1, "1d", None),
+        ("posts_published", 2, "7d", None),
+        ("posts_published", 3, "28d", None),
     ]
     for day_end, values in (
         (END_MAR_7, (410, 22, 5, 3, 12, 2)),
@@ -337,12 +363,41 @@ async def test_a_competitor_gets_public_data_only(fake_api: FakeApi) -> None:
     run = await run_collect(PLATFORM, settings(fake_api), competitor=True)
 
     assert run.ok
-    assert sorted((s.metric, s.value) for s in run.samples) == [
+    assert {(s.metric, s.value) for s in run.samples if s.window is None} == {
         ("followers", 1500),
         ("posts", 87),
-    ]
+    }
+    assert window_rows(run) == POSTS_PUBLISHED | VIDEO_SUMS  # from the videos: no Analytics
+    assert len(run.samples) == 2 + len(POSTS_PUBLISHED | VIDEO_SUMS)
     assert [p.id for p in run.posts] == ["vidLive0001", "vidLaunch01", "vidNoLikes1"]
     assert fake_api.calls(REPORTS) == [] and fake_api.calls(TOKEN) == []
+
+
+async def test_with_an_api_key_only_the_videos_give_the_window_sums(fake_api: FakeApi) -> None:
+    serve_channel(fake_api)
+
+    run = await run_collect(PLATFORM, settings(fake_api, oauth=False))
+
+    assert run.ok, run.outcome.message
+    assert window_rows(run) == POSTS_PUBLISHED | VIDEO_SUMS
+    assert all(s.timestamp is None for s in run.samples)
+    assert {s.metric for s in run.samples} <= set(PLATFORM.metrics)
+
+
+async def test_with_analytics_the_daily_totals_are_the_only_views_likes_and_comments(
+    fake_api: FakeApi,
+) -> None:
+    serve_channel(fake_api)
+
+    run = await run_collect(PLATFORM, settings(fake_api))
+
+    assert run.ok, run.outcome.message
+    assert window_rows(run) == POSTS_PUBLISHED  # no sums by publication time beside Analytics
+    for metric in ("video_views", "likes", "comments"):
+        assert {(s.window, s.timestamp) for s in run.samples if s.metric == metric} == {
+            ("1d", END_MAR_7),
+            ("1d", END_MAR_8),
+        }
 
 
 async def test_without_api_key_the_data_api_uses_the_owner_token(fake_api: FakeApi) -> None:
@@ -400,6 +455,16 @@ async def test_uploads_are_paged_and_videos_asked_in_batches_of_50(fake_api: Fak
         (v, float(i)) for i, (v, _) in enumerate(recent)
     ]
     assert run.outcome.quota == (10_000 - 6, 10_000)  # 1 channel + 3 pages + 2 batches
+    # video n is n + 1 hours old with n views: the last day holds n = 0..23 (the one of exactly
+    # 24 h included), the week and the 28 days all 60; no video carries likes or comments
+    assert window_rows(run) == {
+        ("posts_published", "1d", 24),
+        ("posts_published", "7d", 60),
+        ("posts_published", "28d", 60),
+        ("video_views", "1d", sum(range(24))),
+        ("video_views", "7d", sum(range(60))),
+        ("video_views", "28d", sum(range(60))),
+    }
 
 
 async def test_max_videos_stops_paging(fake_api: FakeApi) -> None:
@@ -415,6 +480,46 @@ async def test_max_videos_stops_paging(fake_api: FakeApi) -> None:
     (videos,) = fake_api.calls(VIDEOS)
     assert videos.query["id"] == "vid00000000,vid00000001"
     assert [p.id for p in run.posts] == ["vid00000000", "vid00000001"]
+    assert window_rows(run) == set()  # read back 2 hours only: no window is complete
+
+
+async def test_max_videos_gives_only_the_windows_read_back_past(fake_api: FakeApi) -> None:
+    uploads = [("vidA", day(2)), ("vidB", day(30)), ("vidC", day(24 * 10)), ("vidD", day(24 * 20))]
+    fake_api.add("GET", CHANNELS, channel_body())
+    fake_api.add("GET", PLAYLIST, playlist_page(uploads))
+    fake_api.add(
+        "GET",
+        VIDEOS,
+        videos_body(*(video(v, p, viewCount=str(10**i), likeCount="1")
+                      for i, (v, p) in enumerate(uploads[:3]))),
+    )  # fmt: skip
+
+    run = await run_collect(PLATFORM, settings(fake_api, oauth=False, max_videos=3))
+
+    assert run.ok, run.outcome.message
+    # the third video, 10 days old, is the oldest read: 1d and 7d are complete, 28d is not
+    assert window_rows(run) == {
+        ("posts_published", "1d", 1),
+        ("posts_published", "7d", 2),
+        ("video_views", "1d", 1),
+        ("video_views", "7d", 1 + 10),
+        ("likes", "1d", 1),
+        ("likes", "7d", 2),
+    }
+
+
+async def test_a_channel_without_videos_reports_zero_sums(fake_api: FakeApi) -> None:
+    fake_api.add("GET", CHANNELS, channel_body(videoCount="0"))
+
+    run = await run_collect(PLATFORM, settings(fake_api, oauth=False, recent_days=7))
+
+    assert run.ok, run.outcome.message
+    assert fake_api.calls(PLAYLIST) == []
+    assert window_rows(run) == {
+        (metric, window, 0)
+        for metric in ("posts_published", "video_views", "likes", "comments")
+        for window in ("1d", "7d")  # recent_days 7: no 28d window
+    }
 
 
 # rate limits and quota ----------------------------------------------------------------------

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from kpiwatch.platform import CollectContext, CollectResult
+from kpiwatch.toolkit.windows import POSTS_PUBLISHED, window_sums
 from kpiwatch_platforms.bluesky.feed import read_posts
 from kpiwatch_platforms.bluesky.mapping import POST_COUNTERS
 from kpiwatch_platforms.bluesky.mentions import count_mentions
 from kpiwatch_platforms.bluesky.profile import read_profile
 from kpiwatch_platforms.bluesky.session import AppPasswordSession
 from kpiwatch_platforms.bluesky.settings import BlueskySettings
-from kpiwatch_platforms.bluesky.windows import complete_windows, post_totals
 
 #: Period metrics summed from the posts published in each window.
-POST_TOTALS = ("posts_published", *POST_COUNTERS)
+POST_TOTALS = (POSTS_PUBLISHED, *POST_COUNTERS)
 
 
 async def collect(ctx: CollectContext) -> CollectResult:
@@ -23,9 +23,11 @@ async def collect(ctx: CollectContext) -> CollectResult:
     settings: BlueskySettings = ctx.settings
     profile = await read_profile(ctx, settings)
     feed = await read_posts(ctx, settings, profile)
-    windows = complete_windows(ctx.now, feed.covered_since, settings.lookback)
+    # read to the lookback (or the first post) unless the pages ran out first
+    covered_since = feed.covered_since or ctx.now - settings.lookback
     enabled = [m for m in POST_TOTALS if ctx.metric_enabled(m)]
-    samples = [*profile.samples, *post_totals(feed.posts, windows, enabled)]
+    totals = window_sums(feed.posts, enabled, now=ctx.now, covered_since=covered_since)
+    samples = [*profile.samples, *totals]
     if settings.login is not None and not ctx.competitor and ctx.metric_enabled("mentions"):
         session = AppPasswordSession(ctx, settings)
         samples += await count_mentions(

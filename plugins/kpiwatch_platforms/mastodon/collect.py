@@ -7,10 +7,11 @@ import math
 from datetime import datetime
 
 from kpiwatch.platform import CollectContext, CollectResult, Sample
+from kpiwatch.toolkit.windows import POSTS_PUBLISHED, window_sums
 from kpiwatch_platforms.mastodon.account import account_id, counter_samples, moved_to
 from kpiwatch_platforms.mastodon.client import LOOKUP, MastodonClient
 from kpiwatch_platforms.mastodon.mentions import hashtag_mentions, notification_mentions
-from kpiwatch_platforms.mastodon.posts import status_post, window_samples
+from kpiwatch_platforms.mastodon.posts import POST_COUNTERS, status_post
 from kpiwatch_platforms.mastodon.recent import Recent, read_recent
 from kpiwatch_platforms.mastodon.settings import MastodonSettings
 from kpiwatch_platforms.mastodon.windows import LONGEST_WINDOW, complete_windows, count_samples
@@ -40,8 +41,11 @@ async def collect(ctx: CollectContext) -> CollectResult:
     statuses = await _statuses(client, settings, ident, since)
     where = f"/api/v1/accounts/{ident}/statuses"
     result.posts = [status_post(status, when, where) for when, status in statuses.items]
-    windows = complete_windows(ctx.now, statuses.covered_since, settings.lookback)
-    result.samples += window_samples(ctx, result.posts, windows)
+    # posts_published, likes, comments and shares of the statuses published in each window
+    summed = [m for m in (POSTS_PUBLISHED, *POST_COUNTERS.values()) if ctx.metric_enabled(m)]
+    result.samples += window_sums(
+        result.posts, summed, now=ctx.now, covered_since=statuses.covered_since
+    )
 
     if ctx.metric_enabled("mentions"):
         result.samples += await _mentions(ctx, client, settings, ident)

@@ -1,17 +1,14 @@
-"""Statuses as posts: content type, lifetime counters, and their sums over windows by the time
-each status was published."""
+"""Statuses as posts: content type and lifetime counters."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from kpiwatch.errors import BadResponse
-from kpiwatch.platform import CollectContext, Post, Sample
+from kpiwatch.platform import Post
 from kpiwatch_platforms.mastodon.account import count
 from kpiwatch_platforms.mastodon.client import PLATFORM
-from kpiwatch_platforms.mastodon.windows import count_samples
 
 #: Status counter -> per-post vocabulary metric. Quotes (``quotes_count``) are shares too.
 POST_COUNTERS = {
@@ -62,21 +59,3 @@ def status_post(status: dict[str, Any], published_at: datetime, where: str) -> P
         metrics=metrics,
         url=url if isinstance(url, str) else None,
     )
-
-
-def window_samples(
-    ctx: CollectContext, posts: Sequence[Post], windows: list[tuple[str, datetime]]
-) -> list[Sample]:
-    """posts_published, likes, comments and shares of the posts published in each window."""
-    samples = []
-    if ctx.metric_enabled("posts_published"):
-        samples += count_samples("posts_published", (p.published_at for p in posts), windows)
-    for metric in POST_COUNTERS.values():
-        if not ctx.metric_enabled(metric):
-            continue
-        for window, start in windows:
-            published = [p for p in posts if p.published_at >= start]
-            if all(metric in p.metrics for p in published):  # missing is not zero
-                total = sum(p.metrics[metric] for p in published)
-                samples.append(Sample(metric, float(total), window))
-    return samples

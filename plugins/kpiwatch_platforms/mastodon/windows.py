@@ -1,4 +1,5 @@
-"""The windows of the period metrics, and which of them one poll's data covers completely."""
+"""The windows of the period metrics, which of them one poll's data covers completely, and
+counts over them (mentions; the statuses' sums come from ``kpiwatch.toolkit.windows``)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,9 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from kpiwatch.platform import Sample
+from kpiwatch.toolkit.windows import WINDOWS
 
-#: Period metrics come in these windows (those no longer than the account's lookback).
-WINDOWS: tuple[tuple[str, timedelta], ...] = (
-    ("1d", timedelta(days=1)),
-    ("7d", timedelta(days=7)),
-    ("28d", timedelta(days=28)),
-)
+#: The longest window of the period metrics: older items count in none.
 LONGEST_WINDOW = max(length for _, length in WINDOWS)
 
 

@@ -30,12 +30,19 @@ MEDIA_FIELDS = ("type", "public_metrics")
 
 @dataclass
 class Timeline:
-    """The posts read in one poll, with the media they reference and any partial errors."""
+    """The posts read in one poll, with the media they reference and any partial errors.
+
+    ``complete``: the timeline was read to its end (every post since ``start_time``), not cut
+    by ``max_posts`` or a cursor that did not move. ``left_out``: ids of posts a partial error
+    names that are missing from ``data`` (X may leave out a post when a field is refused).
+    """
 
     posts: list[dict[str, Any]] = field(default_factory=list)
     media: dict[str, dict[str, Any]] = field(default_factory=dict)  # by media_key
     errors: list[Problem] = field(default_factory=list)
     pages: int = 0
+    complete: bool = False
+    left_out: list[str] = field(default_factory=list)
 
 
 class XClient:
@@ -133,8 +140,11 @@ class XClient:
             data = body.get("data", [])
             if not isinstance(data, list):
                 raise BadResponse(f"{where}: 'data' is not a list of posts")
-            timeline.posts += [post for post in data if isinstance(post, dict)]
-            timeline.errors += partial_errors(body)
+            page = [post for post in data if isinstance(post, dict)]
+            timeline.posts += page
+            problems = partial_errors(body)
+            timeline.errors += problems
+            timeline.left_out += _left_out(page, problems)
             includes = body.get("includes")
             media = includes.get("media") if isinstance(includes, dict) else None
             for item in media if isinstance(media, list) else []:
@@ -142,13 +152,23 @@ class XClient:
                     timeline.media[item["media_key"]] = item
             meta = body.get("meta")
             following = meta.get("next_token") if isinstance(meta, dict) else None
-            if (
-                not data
-                or not isinstance(following, str)
-                or following == token
-                or len(timeline.posts) >= max_posts
-            ):
+            ended = not data or not isinstance(following, str)
+            if ended or following == token or len(timeline.posts) >= max_posts:
+                timeline.complete = ended and len(timeline.posts) <= max_posts
                 break
             token = following
         del timeline.posts[max_posts:]
         return timeline
+
+
+def _left_out(page: list[dict[str, Any]], problems: list[Problem]) -> list[str]:
+    """Ids of the posts the page's partial errors name but its ``data`` lacks."""
+    read = {str(post.get("id")) for post in page}
+    return [
+        p.resource_id
+        for p in problems
+        if p.resource_type == "tweet"
+        and p.section in ("", "data")  # not a post referenced in includes
+        and p.resource_id
+        and p.resource_id not in read
+    ]

@@ -1,11 +1,13 @@
-"""One poll of one X account: the user's counters, then its recent posts."""
+"""One poll of one X account: the user's counters, then its recent posts and their sums over
+the windows the posts read cover."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import kpiwatch
+from kpiwatch.toolkit.windows import POSTS_PUBLISHED, read_back_to, window_sums
 from kpiwatch_platforms.x.client import Timeline, XClient
 from kpiwatch_platforms.x.mapping import ACCOUNT_FIELDS, POST_METRICS, account_counts, to_post
 from kpiwatch_platforms.x.settings import XSettings
@@ -23,9 +25,10 @@ async def collect(ctx: kpiwatch.CollectContext) -> kpiwatch.CollectResult:
     samples = _account_samples(ctx, user)
     wanted = [m for m in POST_METRICS if ctx.metric_enabled(m)]
     non_public = client.user_context and NON_PUBLIC_METRIC in wanted
+    since = ctx.now - timedelta(days=settings.post_days)
     timeline = await client.posts(
         str(user["id"]),
-        since=ctx.now - timedelta(days=settings.post_days),
+        since=since,
         max_posts=settings.max_posts,
         include_replies=settings.include_replies,
         non_public=non_public,
@@ -33,6 +36,7 @@ async def collect(ctx: kpiwatch.CollectContext) -> kpiwatch.CollectResult:
     if non_public:
         _check_non_public(ctx, timeline, settings.username)
     posts = _posts(ctx, timeline, settings.username, wanted)
+    samples += _window_samples(ctx, timeline, posts, since, non_public)
     ctx.log.debug("x polled", posts=len(posts), pages=timeline.pages, non_public=non_public)
     return kpiwatch.CollectResult(samples=samples, posts=posts)
 
@@ -92,3 +96,25 @@ def _posts(
     if skipped:
         ctx.log.warning("posts without id or created_at skipped", skipped=skipped)
     return posts
+
+
+def _window_samples(
+    ctx: kpiwatch.CollectContext,
+    timeline: Timeline,
+    posts: list[kpiwatch.Post],
+    since: datetime,
+    non_public: bool,
+) -> list[kpiwatch.Sample]:
+    """posts_published and the sums of the post counters X served, over the windows (1d, 7d,
+    28d) the timeline was read back past: all of ``post_days`` when it was read to its end,
+    else those after the oldest post read before ``max_posts`` stopped it. A post that could not
+    be read (no id or created_at, or left out by X) leaves every window incomplete."""
+    if len(posts) < len(timeline.posts) or timeline.left_out:
+        if timeline.left_out:
+            ctx.log.warning("posts left out by X: no window sums", left_out=timeline.left_out[:3])
+        return []
+    served = [m for m in POST_METRICS if m != NON_PUBLIC_METRIC or non_public]
+    metrics = [m for m in (POSTS_PUBLISHED, *served) if ctx.metric_enabled(m)]
+    oldest = min((p.published_at for p in posts), default=None)
+    covered_since = read_back_to(since, oldest, complete=timeline.complete)
+    return window_sums(posts, metrics, now=ctx.now, covered_since=covered_since)

@@ -40,6 +40,7 @@ class Problem:
     reason: str = ""
     field: str = ""
     resource_id: str = ""
+    resource_type: str = ""  # "tweet", "user", "media"...
     section: str = ""
 
     @classmethod
@@ -55,6 +56,7 @@ class Problem:
             reason=text("reason"),
             field=text("field") or text("parameter"),
             resource_id=text("resource_id") or text("value"),
+            resource_type=text("resource_type"),
             section=text("section"),
         )
 

@@ -1,5 +1,7 @@
-"""The ``youtube`` platform: channel and video statistics from the YouTube Data API v3 and,
-with the owner's OAuth token, daily channel totals from the YouTube Analytics API v2.
+"""The ``youtube`` platform: channel and video statistics from the YouTube Data API v3 (with
+the videos published and, without Analytics, their views, likes and comments summed over the
+1d, 7d and 28d windows) and, with the owner's OAuth token, daily channel totals from the
+YouTube Analytics API v2.
 
 README.md in this folder explains the set-up, the metrics and the quota.
 """
@@ -31,12 +33,15 @@ PLATFORM = kpiwatch.Platform(
     collect=collect,
     settings=YouTubeSettings,
     description=(
-        "YouTube channel: subscribers, videos and their views, likes and comments (Data API "
-        "v3); daily views, likes, comments, shares and subscribers gained/lost (Analytics API)"
+        "YouTube channel: subscribers, videos and their views, likes and comments, summed per "
+        "window (Data API v3); daily views, likes, comments, shares and subscribers "
+        "gained/lost (Analytics API)"
     ),
+    # account samples only (README: Metrics); the videos' own metrics are in the posts
     metrics=(
         "followers",
         "posts",
+        "posts_published",
         "video_views",
         "likes",
         "comments",

@@ -33,6 +33,20 @@ class Channel:
 
 
 @dataclass(frozen=True)
+class Uploads:
+    """The recent uploads found, newest first, and how far back the playlist was read.
+
+    ``complete``: every upload published since the time asked for was seen (the playlist ended,
+    or a page held nothing that recent); otherwise ``limit`` stopped the reading and ``oldest``
+    is the publication time of the oldest upload kept.
+    """
+
+    ids: list[str]
+    complete: bool
+    oldest: datetime | None
+
+
+@dataclass(frozen=True)
 class Video:
     """One video of videos.list with its lifetime counters (None when absent or disabled)."""
 
@@ -100,13 +114,15 @@ class DataApi:
             uploads=body.text(playlists, "uploads", "items[0].contentDetails.relatedPlaylists"),
         )
 
-    async def recent_uploads(self, playlist_id: str, since: datetime, limit: int) -> list[str]:
+    async def recent_uploads(self, playlist_id: str, since: datetime, limit: int) -> Uploads:
         """IDs of the uploads published at or after ``since``, newest first, at most ``limit``.
 
         Pages through playlistItems.list (``pageToken`` / ``nextPageToken``) until a page holds
-        no recent video, the limit is reached or there is no next page.
+        no recent video, the limit is reached or there is no next page. The uploads playlist
+        lists the newest first.
         """
         ids: list[str] = []
+        oldest: datetime | None = None
         token: str | None = None
         while True:
             params = {
@@ -130,11 +146,12 @@ class DataApi:
                 recent_on_page = True
                 if video_id not in ids:
                     ids.append(video_id)
+                    oldest = published if oldest is None else min(oldest, published)
                 if len(ids) >= limit:
-                    return ids
+                    return Uploads(ids, complete=False, oldest=oldest)
             token = body.text(body.data, "nextPageToken", "the body")
             if not token or not recent_on_page:
-                return ids
+                return Uploads(ids, complete=True, oldest=oldest)
 
     async def videos(self, ids: list[str]) -> list[Video]:
         """videos.list part=statistics,snippet in batches of 50 IDs, in the order of ``ids``."""

@@ -6,6 +6,8 @@ import kpiwatch
 from kpiwatch_platforms.youtube.data_api import Channel, Video
 
 VIDEO_URL = "https://www.youtube.com/watch?v={id}"
+#: The per-post metrics of a video, from its lifetime statistics.
+VIDEO_METRICS = ("video_views", "likes", "comments")
 
 
 def channel_samples(ctx: kpiwatch.CollectContext, channel: Channel) -> list[kpiwatch.Sample]:
