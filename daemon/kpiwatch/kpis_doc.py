@@ -768,7 +768,69 @@ def render_kpis_doc() -> str:
     lines += _choices_section()
     lines += _custom_section()
     lines += _segments_section()
+    lines += _platforms_section(kpis)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+#: Platforms of data typed in or exported by hand: they can carry any metric.
+MANUAL_PLATFORMS = ("csv",)
+#: Platforms that are not sources of real data (the demo) or feed anything they are mapped to.
+_NOT_IN_TABLE_PREFIXES = ("demo_",)
+_GENERIC = ("http_json",)
+
+
+def builtin_platform_metrics() -> dict[str, tuple[str, ...]]:
+    """The account-level metrics of each platform kpiwatch itself ships (not the demo, not
+    third-party plugins installed beside it)."""
+    from kpiwatch.plugins import load_plugins
+
+    registry = load_plugins(environ={})
+    shipped = {
+        name
+        for name, info in registry.plugins.items()
+        if info.distribution == "kpiwatch" or info.source == "in process"
+    }
+    return {
+        name: tuple(platform.metrics)
+        for name, platform in sorted(registry.platforms.items())
+        if registry.platform_owner.get(name) in shipped
+        and not name.startswith(_NOT_IN_TABLE_PREFIXES)
+        and name not in _GENERIC
+    }
+
+
+def _platforms_section(kpis: Sequence[KpiDefinition]) -> list[str]:
+    from kpiwatch.kpi.compiled import build_catalogue
+    from kpiwatch.kpi.coverage import coverage
+
+    platforms = builtin_platform_metrics()
+    found = coverage(build_catalogue(), platforms, manual=MANUAL_PLATFORMS)
+    names = sorted(platforms, key=lambda n: (n == "csv", n))  # manual data last
+    lines = [
+        "## KPIs by platform",
+        "",
+        *_wrap(
+            "Which of the platforms kpiwatch ships feed each KPI: a ✓ where an account of the "
+            "platform alone gives the KPI a value (the engine is run on an account reporting "
+            "exactly the metrics the platform reports, `Platform.metrics`). KPIs that add up "
+            "inputs from several accounts of a group (ROI: revenue from web analytics, spend "
+            "from ads) name the pairs of platforms that feed them together. `csv` imports "
+            "any metric from spreadsheet or CRM exports (survey answers, revenue, costs), so "
+            "it feeds every KPI; `http_json` maps any JSON API and is not listed. A test holds "
+            "the KPIs that only `csv` feeds to the ones whose data no API serves."
+        ),
+        "",
+        "| KPI | " + " | ".join(f"`{n}`" for n in names) + " | Together |",
+        "|---|" + "---|" * len(names) + "---|",
+    ]
+    for kpi in kpis:
+        cells = ["✓" if n in found.alone.get(kpi.name, ()) else "" for n in names]
+        pairs = ", ".join(f"`{a}` + `{b}`" for a, b in found.together.get(kpi.name, ()))
+        lines.append(
+            f"| [{kpi.title}](#{anchor(kpi_heading(kpi))}) | " + " | ".join(cells) + f" | {pairs} |"
+        )
+    lines.append("")
+    return lines
 
 
 def main() -> None:
