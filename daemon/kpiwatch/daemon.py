@@ -35,6 +35,7 @@ from kpiwatch.plugins import PluginRegistry
 from kpiwatch.polling import PollOutcome
 from kpiwatch.runtime import Runtime
 from kpiwatch.scheduler import Scheduler
+from kpiwatch.sdnotify import PollProgress, SystemdNotifier, accounts_summary
 from kpiwatch.store import Retention, Store, StoreError
 
 
@@ -80,6 +81,7 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stop_requested: asyncio.Event | None = None
+        self.notifier = SystemdNotifier()
 
     @property
     def config(self) -> Config:
@@ -133,6 +135,7 @@ class Daemon:
         changes = self.scheduler.apply(plans)
         self.runtime.config_loaded = True
         self.runtime.changed()
+        self._notify_started()
         base = f"http://{_url_host(config.server.host)}:{self.port}"
         self.log.info(
             "kpiwatch started",
@@ -149,6 +152,7 @@ class Daemon:
         grace = self.config.shutdown_grace.total_seconds()
         deadline = time.monotonic() + grace
         self.log.info("kpiwatch stopping", grace_seconds=grace)
+        self.notifier.stopping()
         if self.scheduler:
             await self.scheduler.stop(grace * 0.6)
         remaining = max(0.1, deadline - time.monotonic())
@@ -181,6 +185,7 @@ class Daemon:
             await self.runner.cleanup()
         if self.http:
             await self.http.close()
+        self.notifier.close()
 
     async def run(self) -> int:
         """Start, then serve until SIGTERM or SIGINT; SIGHUP reloads. Returns the exit code."""
@@ -347,46 +352,54 @@ class Daemon:
     async def reload(self) -> ReloadOutcome:
         """Re-read the configuration; an invalid one is rejected and the old one keeps running."""
         async with self._reload_lock:
+            self.notifier.reloading()
             try:
-                loaded = await asyncio.to_thread(self._load)
-            except ConfigError as exc:
-                problems = [str(p) for p in exc.problems]
-                self.runtime.reload.failures += 1
-                self.runtime.reload.last_successful = False
-                self.runtime.changed()
-                self.log.error(
-                    "configuration rejected; the previous one keeps running", problems=problems
-                )
-                return ReloadOutcome(ok=False, problems=problems, changes={})
-            old = self.config
-            new = loaded.config
-            if new.server != old.server:
-                self.log.warning(
-                    "server settings change on restart only",
-                    running=old.server.listen,
-                    configured=new.server.listen,
-                )
-            if new.history != old.history or new.state_dir != old.state_dir:
-                self.log.warning("history settings change on restart only")
-            if new.kpis != old.kpis and self.kpis is not None:
-                self.kpis.replace(new.kpis, build_catalogue(new.kpis))
-            if self.goals is not None:
-                self.goals.replace(new)
-            if self.alerts is not None:
-                await self.alerts.replace(new, self._notifier_entries(loaded))
-            if new.log != old.log:
-                configure_logging(new.log.level, new.log.format, self._log_stream)
-            # Keep redacting the old secrets too: a poll of a stopping account may still log.
-            redactor.set_secrets(self.loaded.secrets | loaded.secrets)
-            self.loaded = loaded
-            self.runtime.shard_index, self.runtime.shard_count = new.shard.index, new.shard.count
-            changes = self.scheduler.apply(self._plans(loaded)) if self.scheduler else {}
-            self.runtime.reload.successes += 1
-            self.runtime.reload.last_successful = True
-            self.runtime.reload.last_success_time = time.time()
+                return await self._reload()
+            finally:
+                self.notifier.ready(accounts_summary(self.runtime))
+
+    async def _reload(self) -> ReloadOutcome:
+        """The reload itself; :meth:`reload` holds the lock and tells systemd."""
+        try:
+            loaded = await asyncio.to_thread(self._load)
+        except ConfigError as exc:
+            problems = [str(p) for p in exc.problems]
+            self.runtime.reload.failures += 1
+            self.runtime.reload.last_successful = False
             self.runtime.changed()
-            self.log.info("configuration reloaded", **{k: len(v) for k, v in changes.items()})
-            return ReloadOutcome(ok=True, problems=[], changes=changes)
+            self.log.error(
+                "configuration rejected; the previous one keeps running", problems=problems
+            )
+            return ReloadOutcome(ok=False, problems=problems, changes={})
+        old = self.config
+        new = loaded.config
+        if new.server != old.server:
+            self.log.warning(
+                "server settings change on restart only",
+                running=old.server.listen,
+                configured=new.server.listen,
+            )
+        if new.history != old.history or new.state_dir != old.state_dir:
+            self.log.warning("history settings change on restart only")
+        if new.kpis != old.kpis and self.kpis is not None:
+            self.kpis.replace(new.kpis, build_catalogue(new.kpis))
+        if self.goals is not None:
+            self.goals.replace(new)
+        if self.alerts is not None:
+            await self.alerts.replace(new, self._notifier_entries(loaded))
+        if new.log != old.log:
+            configure_logging(new.log.level, new.log.format, self._log_stream)
+        # Keep redacting the old secrets too: a poll of a stopping account may still log.
+        redactor.set_secrets(self.loaded.secrets | loaded.secrets)
+        self.loaded = loaded
+        self.runtime.shard_index, self.runtime.shard_count = new.shard.index, new.shard.count
+        changes = self.scheduler.apply(self._plans(loaded)) if self.scheduler else {}
+        self.runtime.reload.successes += 1
+        self.runtime.reload.last_successful = True
+        self.runtime.reload.last_success_time = time.time()
+        self.runtime.changed()
+        self.log.info("configuration reloaded", **{k: len(v) for k, v in changes.items()})
+        return ReloadOutcome(ok=True, problems=[], changes=changes)
 
     # helpers -------------------------------------------------------------------------------
     def _plans(self, loaded: LoadedConfig) -> dict[str, AccountPlan]:
@@ -402,6 +415,16 @@ class Daemon:
             "listen": self.config.server.listen,
             "plugins": sorted(self.registry.plugins),
         }
+
+    def _notify_started(self) -> None:
+        """Tell systemd start-up is done; keep STATUS fresh and the watchdog fed."""
+        self.notifier.ready(accounts_summary(self.runtime))
+        if self.notifier.enabled:
+            grace = self.notifier.watchdog_interval or 0.0
+            progress = PollProgress(self.runtime, lambda: self.scheduler, grace)
+            self._spawn(
+                self.notifier.run(lambda: accounts_summary(self.runtime), progress), "sdnotify"
+            )
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.create_task(coro, name=name)
