@@ -9,24 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kpiwatch.errors import BadResponse
-from kpiwatch.toolkit.api import ApiResponse
+from kpiwatch.toolkit.body import JsonBody
 
 
-class GraphBody:
+class GraphBody(JsonBody):
     """One answer's JSON object with the place it came from, for error messages."""
-
-    def __init__(self, response: ApiResponse) -> None:
-        self.data: Any = response.json()
-        self.where = f"{response.platform}: {response.url}"
-        if not isinstance(self.data, dict):
-            raise self.bad("the body", self.data, "a JSON object")
-
-    def bad(self, field: str, value: Any, expected: str) -> BadResponse:
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        return BadResponse(f"{self.where}: {field} is {shown}, expected {expected}")
 
     def objects(self, parent: dict[str, Any], field: str, path: str) -> list[dict[str, Any]]:
         """The list ``parent[field]`` of objects (absent means none)."""

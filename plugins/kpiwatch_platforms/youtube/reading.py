@@ -8,24 +8,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kpiwatch.errors import BadResponse
-from kpiwatch.toolkit.api import ApiResponse
+from kpiwatch.toolkit.body import JsonBody
 
 
-class Body:
+class Body(JsonBody):
     """One answer's JSON with the place it came from, for error messages."""
-
-    def __init__(self, response: ApiResponse) -> None:
-        self.data: Any = response.json()
-        self.where = f"{response.platform}: {response.url}"
-        if not isinstance(self.data, dict):
-            raise self.bad("the body", self.data, "a JSON object")
-
-    def bad(self, field: str, value: Any, expected: str) -> BadResponse:
-        shown = repr(value)
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        return BadResponse(f"{self.where}: {field} is {shown}, expected {expected}")
 
     def items(self, field: str = "items") -> list[dict[str, Any]]:
         """The list ``field`` of objects (absent means none)."""
